@@ -1,0 +1,38 @@
+# The two commands: `make demo` and `make test`. Both set up .venv first (`make install`).
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.install-stamp
+
+.PHONY: install demo test lint bench clean system-deps
+
+install: $(STAMP) system-deps
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is needed, found " + sys.version.split()[0])'
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[local,test]'
+	@touch $(STAMP)
+
+# Debian's docker-compose validates docker-compose.yml in the tests (no Docker engine needed).
+system-deps:
+	@command -v docker-compose >/dev/null 2>&1 || docker compose version >/dev/null 2>&1 || \
+	  { if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	      echo "installing docker-compose (Debian package) for the compose validation test"; \
+	      (apt-get install -y -qq docker-compose >/dev/null 2>&1 || \
+	       (apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq docker-compose >/dev/null 2>&1)) || \
+	      echo "warning: could not install docker-compose; the compose test will skip"; \
+	    else echo "note: docker-compose not found; the compose test will skip"; fi; }
+
+demo: install
+	$(BIN)/python -m localstack.demo
+
+lint: install
+	$(BIN)/ruff check .
+
+test: install lint
+	$(BIN)/python -m pytest
+
+clean:
+	rm -rf $(VENV) .state .pytest_cache .ruff_cache *.egg-info

@@ -1,0 +1,1 @@
+"""Activities: every I/O step of the escalation (PostgreSQL, email, rendering, webhooks)."""

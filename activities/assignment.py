@@ -1,0 +1,37 @@
+"""Step 6 — create the assignment: the seed's `support_assignments` row, once per ticket."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from temporalio import activity
+
+from activities.settings import Settings
+from escalation.messages import AssignmentInput
+
+
+class AssignmentActivities:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    @activity.defn
+    async def create_assignment(self, input: AssignmentInput) -> bool:
+        """Insert the row; the ticket id is the idempotency key. True when this call wrote it."""
+        status = await self.settings.pool.execute(
+            """
+            INSERT INTO support_assignments (ticket_id, assigned_to_team, priority, escalated_at,
+                                             escalation_reason, expected_response_time,
+                                             workflow_id, sla_due_at)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $4::timestamptz + $6::interval)
+            ON CONFLICT (ticket_id) DO NOTHING
+            """,
+            input.ticket_id,
+            input.team,
+            input.priority.value,
+            input.escalated_at,
+            input.escalation_reason,
+            timedelta(minutes=input.expected_response_minutes),
+            input.workflow_id,
+        )
+        self.settings.faults.maybe_fail("create_assignment")
+        return status.endswith(" 1")

@@ -1,0 +1,37 @@
+"""Step 9 — update the dashboard: the queue columns of the ticket's assignment row."""
+
+from __future__ import annotations
+
+from temporalio import activity
+
+from activities.settings import Settings
+from escalation.messages import QueueEntry
+
+
+class DashboardActivities:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    @activity.defn
+    async def update_dashboard(self, entry: QueueEntry) -> None:
+        """An UPDATE to fixed values: repeating it changes nothing."""
+        await self.settings.pool.execute(
+            """
+            UPDATE support_assignments
+               SET state = $2, subject = $3, customer_name = $4, premium = $5,
+                   time_sensitive = $6, sentiment = $7, scenario = $8,
+                   sla_due_at = coalesce($9, sla_due_at), summary_markdown = $10,
+                   updated_at = now()
+             WHERE ticket_id = $1
+            """,
+            entry.ticket_id,
+            entry.state.value,
+            entry.subject,
+            entry.customer_name,
+            entry.premium,
+            entry.time_sensitive,
+            entry.sentiment,
+            entry.scenario,
+            entry.sla_due_at,
+            entry.summary_markdown,
+        )

@@ -1,0 +1,30 @@
+"""Step 7 — log the escalation: `escalation_log` events, each written once under its key."""
+
+from __future__ import annotations
+
+from temporalio import activity
+
+from activities.settings import Settings
+from escalation.messages import LogEntry
+
+
+class LogActivities:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    @activity.defn
+    async def log_escalation(self, entry: LogEntry) -> bool:
+        """True when this call wrote the event, False when a retry found it already there."""
+        status = await self.settings.pool.execute(
+            """
+            INSERT INTO escalation_log (idempotency_key, ticket_id, action, event)
+            VALUES ($1, $2, $3, $4)
+            ON CONFLICT (idempotency_key) DO NOTHING
+            """,
+            entry.key,
+            entry.ticket_id,
+            entry.action,
+            entry.event,
+        )
+        self.settings.faults.maybe_fail("log_escalation")
+        return status.endswith(" 1")

@@ -1,0 +1,31 @@
+"""Step 5 — notify the customer: the acknowledgement email, sent once per ticket."""
+
+from __future__ import annotations
+
+from temporalio import activity
+
+from activities.email import send_email_once
+from activities.rendering import acknowledgement_email
+from activities.settings import Settings
+from escalation.messages import NotificationResult, NotifyCustomerInput
+
+
+class NotifyActivities:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    @activity.defn
+    async def notify_customer(self, input: NotifyCustomerInput) -> NotificationResult:
+        ticket = input.package.ticket
+        subject, body = acknowledgement_email(input.package, input.decision, self.settings.policy())
+        result = await send_email_once(
+            self.settings,
+            key=f"{ticket.id}:acknowledgement",
+            ticket_id=ticket.id,
+            kind="acknowledgement",
+            recipient=ticket.customer_email,
+            subject=subject,
+            body=body,
+        )
+        self.settings.faults.maybe_fail("notify_customer")
+        return result

@@ -1,0 +1,34 @@
+"""Every activity the worker registers, bound to one Settings."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from activities.assignment import AssignmentActivities
+from activities.dashboard import DashboardActivities
+from activities.log import LogActivities
+from activities.notify import NotifyActivities
+from activities.package import PackageActivities
+from activities.settings import Settings
+from activities.summary import SummaryActivities
+from activities.triage import TriageActivities
+
+
+def all_activities(settings: Settings) -> list[Callable[..., Any]]:
+    package = PackageActivities(settings)
+    triage = TriageActivities(settings)
+    summary = SummaryActivities(settings)
+    notify = NotifyActivities(settings)
+    assignment = AssignmentActivities(settings)
+    log = LogActivities(settings)
+    dashboard = DashboardActivities(settings)
+    return [
+        package.gather_escalation_package,
+        triage.triage_ticket,
+        summary.write_summary,
+        notify.notify_customer,
+        assignment.create_assignment,
+        log.log_escalation,
+        dashboard.update_dashboard,
+    ]

@@ -1,0 +1,225 @@
+"""Jinja2 rendering of what humans read: the agent's summary (Step 4) and the customer's
+acknowledgement (Step 5). Pure functions of (package, decision, policy), called by activities."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from functools import cache
+
+from jinja2 import Environment, PackageLoader, StrictUndefined, Undefined
+from jinja2.sandbox import SandboxedEnvironment
+
+from escalation.models import EscalationPackage, TriageDecision
+from escalation.policy import Policy
+
+
+def format_utc(value: datetime | None) -> str:
+    return value.strftime("%Y-%m-%d %H:%M UTC") if value else "unknown"
+
+
+def format_ago(value: datetime | None, reference: datetime) -> str:
+    """'2 days ago' relative to when the ticket was created, not to now (reproducible)."""
+    if value is None:
+        return "unknown"
+    seconds = (reference - value).total_seconds()
+    if seconds < 0:
+        return format_utc(value)
+    for unit, size in (("day", 86_400), ("hour", 3_600), ("minute", 60)):
+        if seconds >= size:
+            count = int(seconds // size)
+            return f"{count} {unit}{'s' if count != 1 else ''} ago"
+    return "just now"
+
+
+def format_minutes(minutes: int | None) -> str:
+    """60 → 'within 1 hour'; 15 → 'within 15 minutes'; 1440 → 'within 24 hours'."""
+    if not minutes:
+        return "as soon as possible"
+    if minutes % 60 == 0:
+        hours = minutes // 60
+        return f"within {hours} hour{'s' if hours != 1 else ''}"
+    return f"within {minutes} minute{'s' if minutes != 1 else ''}"
+
+
+def excerpt(text: str, limit: int) -> str:
+    text = text.strip()
+    if len(text) <= limit:
+        return text
+    return text[:limit].rsplit(" ", 1)[0] + " …"
+
+
+@cache
+def _templates() -> Environment:
+    env = Environment(
+        loader=PackageLoader("escalation", "templates"),
+        undefined=StrictUndefined,
+        keep_trailing_newline=True,
+        autoescape=False,  # Markdown and plain text; the web app escapes when it renders HTML
+    )
+    env.filters.update(utc=format_utc, ago=format_ago, excerpt=excerpt)
+    return env
+
+
+@cache
+def _playbook_env() -> SandboxedEnvironment:
+    """Playbook steps come from the policy file: rendered sandboxed, missing values blank."""
+    env = SandboxedEnvironment(undefined=Undefined, autoescape=False)
+    env.filters.update(utc=format_utc, excerpt=excerpt)
+    return env
+
+
+def _facts(package: EscalationPackage) -> dict[str, object]:
+    return {
+        "ticket": package.ticket,
+        "customer": package.customer,
+        "history": package.history,
+        "technical": package.technical_context,
+        "package": package,
+    }
+
+
+def suggested_actions(
+    package: EscalationPackage, decision: TriageDecision, policy: Policy
+) -> list[str]:
+    """The scenario's playbook filled with the ticket's facts."""
+    scenario = policy.scenario(decision.scenario or policy.defaults.fallback_scenario)
+    if not scenario.playbook:
+        scenario = policy.scenario(policy.defaults.fallback_scenario)
+    steps = scenario.playbook
+    env = _playbook_env()
+    facts = _facts(package)
+    rendered = [re.sub(r"\s+", " ", env.from_string(step).render(facts)).strip() for step in steps]
+    return [step for step in rendered if step]
+
+
+def _customer_line(package: EscalationPackage) -> str:
+    c = package.customer
+    tier = (c.account_status or "unknown tier").capitalize()
+    age = f" ({c.account_age})" if c.account_age else ""
+    return f"{tier} customer{age}"
+
+
+def _affected_line(package: EscalationPackage, decision: TriageDecision) -> str | None:
+    tech = package.technical_context
+    what = decision.at_stake or ("files" if tech.file_count else None)
+    if tech.file_count and what and str(tech.file_count) not in what:
+        what = f"{tech.file_count} {what}"
+    if tech.file_size:
+        what = f"{what or 'upload'} ({tech.file_size})"
+    return what
+
+
+def _history_line(package: EscalationPackage) -> str:
+    h = package.history
+    if h.previous_tickets is None:
+        return "unknown (no history on record)"
+    if h.previous_tickets == 0:
+        return "0 (first ticket)"
+    parts = [str(h.previous_tickets)]
+    details = []
+    if h.last_ticket_date:
+        details.append(f"last on {h.last_ticket_date.isoformat()}")
+    if h.last_ticket_resolution:
+        details.append(h.last_ticket_resolution)
+    if h.average_resolution_time:
+        details.append(f"average resolution {h.average_resolution_time}")
+    if details:
+        parts.append(f"({'; '.join(details)})")
+    return " ".join(parts)
+
+
+def _agent_notes(package: EscalationPackage, decision: TriageDecision) -> str:
+    sentiment = decision.sentiment or "not assessed"
+    notes = [f"Customer sentiment: {sentiment}."]
+    if decision.time_sensitive_quotes:
+        quoted = ", ".join(f'"{quote}"' for quote in decision.time_sensitive_quotes)
+        notes.append(f"Customer mentioned {quoted} - time sensitive.")
+    if decision.legal_terms:
+        notes.append(
+            "Legal/compliance language: " + ", ".join(f'"{t}"' for t in decision.legal_terms) + "."
+        )
+    if package.history.previous_tickets:
+        notes.append(
+            f"Returning customer: {package.history.previous_tickets} previous ticket(s); "
+            "review them before replying."
+        )
+    if package.gaps:
+        notes.append("Missing context: " + ", ".join(package.gaps) + ".")
+    return "\n".join(notes)
+
+
+def write_summary_markdown(
+    package: EscalationPackage, decision: TriageDecision, policy: Policy
+) -> str:
+    """Step 4: every section of the seed's template, filled from the package and decision."""
+    assert decision.team and decision.priority
+    several = max(package.recent_reports, package.technical_context.affected_users or 0)
+    return (
+        _templates()
+        .get_template("summary.md.j2")
+        .render(
+            package=package,
+            decision=decision,
+            customer_line=_customer_line(package),
+            affected_line=_affected_line(package, decision),
+            several_users_line=(
+                f"{several} users reported the same problem recently"
+                if several
+                else "the customer reports others are affected"
+            ),
+            history_line=_history_line(package),
+            actions=suggested_actions(package, decision, policy),
+            priority_label=policy.priorities.get(decision.priority).label,
+            team_name=policy.teams[decision.team].display_name,
+            response_text=format_minutes(decision.response_target_minutes),
+            agent_notes=_agent_notes(package, decision),
+        )
+    )
+
+
+def _team_phrase(display_name: str) -> str:
+    """'Engineering Team' → 'engineering team'; 'Legal' → 'legal team'."""
+    phrase = display_name.lower()
+    return phrase if phrase.endswith("team") else f"{phrase} team"
+
+
+def _empathy_line(decision: TriageDecision) -> str | None:
+    """Name what matters to the customer, in their words, as the seed's acknowledgement does."""
+    quote = decision.time_sensitive_quotes[0] if decision.time_sensitive_quotes else None
+    if decision.at_stake:
+        thing = decision.at_stake
+        verb = "are" if thing.endswith("s") and not thing.endswith("ss") else "is"
+        line = f"I understand how important your {thing} {verb}"
+        return f'{line}, especially as you mentioned "{quote}".' if quote else f"{line} to you."
+    if quote:
+        return f'I understand this is time-sensitive, as you mentioned "{quote}".'
+    return None
+
+
+def acknowledgement_email(
+    package: EscalationPackage, decision: TriageDecision, policy: Policy
+) -> tuple[str, str]:
+    """Step 5: (subject, body) of the customer's acknowledgement."""
+    assert decision.team and decision.priority
+    ticket = package.ticket
+    team = policy.teams[decision.team]
+    first_name = (ticket.customer_name or "").split(" ")[0] or "there"
+    empathy = _empathy_line(decision)
+    body = (
+        _templates()
+        .get_template("acknowledgement.txt.j2")
+        .render(
+            ticket=ticket,
+            decision=decision,
+            first_name=first_name,
+            topic=f'"{excerpt(ticket.subject, 120)}"',
+            empathy=empathy,
+            team_phrase=_team_phrase(team.display_name),
+            team_name=team.display_name,
+            look_into=(decision.at_stake and f"your {decision.at_stake}") or "what went wrong",
+            priority_label=policy.priorities.get(decision.priority).label,
+            response_text=format_minutes(decision.response_target_minutes),
+        )
+    )
+    return f"Re: {ticket.subject}", body

@@ -1,0 +1,1 @@
+"""The escalation domain: contracts, policy, triage, quality checks. Pure: no I/O."""

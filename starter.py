@@ -1,0 +1,198 @@
+"""`python starter.py` — the CLI for the ticketing system, agents and ops (Contract 3).
+
+  decide FILE|-         print the triage decision (Contract 2); starts nothing
+  start FILE|-          start the ticket's escalation (idempotent) and print its Temporal UI link
+  status TICKET_ID      print the workflow's status query as JSON
+  resolve TICKET_ID --agent A --resolution TEXT [--unnecessary]
+
+Exit codes: 0 success, 2 invalid input (the reason on stderr), 1 anything else.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+from temporalio.client import Client, WorkflowHandle
+from temporalio.common import (
+    SearchAttributePair,
+    TypedSearchAttributes,
+    WorkflowIDConflictPolicy,
+)
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.service import RPCError, RPCStatusCode
+
+from escalation import search_attributes as sa
+from escalation.config import Endpoints
+from escalation.messages import (
+    EscalationInput,
+    EscalationStateName,
+    EscalationStatus,
+    ResolveInput,
+    workflow_id_for,
+)
+from escalation.models import EscalationPackage, InvalidPayload, TicketPayload, parse_payload
+from escalation.policy import PolicyError, load_policy
+from escalation.triage import triage
+
+DEFAULT_POLICY = Path(__file__).resolve().parent / "config" / "policy.toml"
+
+
+class UsageError(Exception):
+    """Bad input from the caller: exit 2 with the message."""
+
+
+def read_payload(source: str) -> TicketPayload:
+    if source == "-":
+        raw = sys.stdin.buffer.read()
+    else:
+        path = Path(source)
+        if not path.is_file():
+            raise UsageError(f"{source}: no such file")
+        raw = path.read_bytes()
+    try:
+        return parse_payload(raw)
+    except InvalidPayload as error:
+        raise UsageError(f"invalid payload: {error}") from None
+
+
+def policy_path() -> Path:
+    import os
+
+    return Path(os.environ.get("ESCALATION_POLICY") or DEFAULT_POLICY)
+
+
+def decide(source: str) -> dict[str, object]:
+    payload = read_payload(source)
+    try:
+        policy = load_policy(policy_path())
+    except PolicyError as error:
+        raise UsageError(str(error)) from None
+    return triage(EscalationPackage.from_payload(payload), policy).to_json_dict()
+
+
+async def connect(endpoints: Endpoints) -> Client:
+    return await Client.connect(
+        endpoints.temporal_address,
+        namespace=endpoints.namespace,
+        data_converter=pydantic_data_converter,
+    )
+
+
+async def start(source: str, endpoints: Endpoints) -> dict[str, object]:
+    """Start `escalation-<ticketId>`, or find the one already there: one ticket, one workflow."""
+    payload = read_payload(source)
+    client = await connect(endpoints)
+    workflow_id = workflow_id_for(payload.ticket.id)
+    existing = await _describe(client.get_workflow_handle(workflow_id))
+    if existing is None:
+        handle: WorkflowHandle = await client.start_workflow(
+            "EscalationWorkflow",
+            EscalationInput(payload=payload, received_at=datetime.now(UTC)),
+            id=workflow_id,
+            task_queue=endpoints.task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            search_attributes=TypedSearchAttributes(
+                [SearchAttributePair(sa.ESCALATION_STATE, EscalationStateName.RECEIVED.value)]
+            ),
+            static_summary=f"Escalation of ticket {payload.ticket.id}",
+        )
+        run_id, started = handle.result_run_id, True
+    else:
+        run_id, started = existing, False
+    return {
+        "ticketId": payload.ticket.id,
+        "workflowId": workflow_id,
+        "runId": run_id,
+        "started": started,
+        "temporalUi": endpoints.workflow_url(workflow_id),
+    }
+
+
+async def _describe(handle: WorkflowHandle) -> str | None:
+    """The run id of the ticket's existing workflow (running or closed), or None."""
+    try:
+        description = await handle.describe()
+    except RPCError as error:
+        if error.status == RPCStatusCode.NOT_FOUND:
+            return None
+        raise
+    return description.run_id
+
+
+async def status(ticket_id: str, endpoints: Endpoints) -> dict[str, object]:
+    client = await connect(endpoints)
+    handle = client.get_workflow_handle(workflow_id_for(ticket_id))
+    try:
+        answer = await handle.query("status", result_type=EscalationStatus)
+    except RPCError as error:
+        if error.status == RPCStatusCode.NOT_FOUND:
+            raise UsageError(f"no escalation for ticket {ticket_id}") from None
+        raise
+    return answer.to_json_dict()
+
+
+async def resolve(args: argparse.Namespace, endpoints: Endpoints) -> dict[str, object]:
+    client = await connect(endpoints)
+    handle = client.get_workflow_handle(workflow_id_for(args.ticket_id))
+    resolution = ResolveInput(
+        agent=args.agent, resolution=args.resolution, escalation_necessary=not args.unnecessary
+    )
+    try:
+        await handle.signal("resolved", resolution)
+    except RPCError as error:
+        if error.status == RPCStatusCode.NOT_FOUND:
+            raise UsageError(f"no open escalation for ticket {args.ticket_id}") from None
+        raise
+    return {"ticketId": args.ticket_id, "signalled": "resolved"}
+
+
+def parser() -> argparse.ArgumentParser:
+    cli = argparse.ArgumentParser(prog="starter.py", description=__doc__.splitlines()[0])
+    verbs = cli.add_subparsers(dest="verb", required=True)
+    verbs.add_parser("decide", help="print the triage decision").add_argument("file")
+    verbs.add_parser("start", help="start the ticket's escalation").add_argument("file")
+    verbs.add_parser("status", help="the escalation's status").add_argument("ticket_id")
+    resolve_cli = verbs.add_parser("resolve", help="resolve the escalation")
+    resolve_cli.add_argument("ticket_id")
+    resolve_cli.add_argument("--agent", required=True)
+    resolve_cli.add_argument("--resolution", required=True)
+    resolve_cli.add_argument(
+        "--unnecessary", action="store_true", help="the escalation was not necessary"
+    )
+    return cli
+
+
+async def run(args: argparse.Namespace) -> dict[str, object]:
+    if args.verb == "decide":
+        return decide(args.file)
+    endpoints = Endpoints.from_env()
+    if args.verb == "start":
+        return await start(args.file, endpoints)
+    if args.verb == "status":
+        return await status(args.ticket_id, endpoints)
+    return await resolve(args, endpoints)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        result = asyncio.run(run(args))
+    except UsageError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except (RPCError, OSError, RuntimeError) as error:
+        print(f"error: {type(error).__name__}: {error}", file=sys.stderr)
+        return 1
+    print(json.dumps(result, indent=2, ensure_ascii=False))
+    if args.verb == "start":
+        print(f"Temporal UI: {result['temporalUi']}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

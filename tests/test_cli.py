@@ -1,0 +1,151 @@
+"""`starter.py` as the ticketing system runs it: a real process, real exit codes."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import asyncpg
+import pytest
+from temporalio.client import Client
+from temporalio.testing import WorkflowEnvironment
+
+from escalation.messages import EscalationStateName, workflow_id_for
+from escalation.models import MAX_DESCRIPTION_CHARS
+from localstack.smtp import SmtpSink
+from tests.conftest import EXAMPLES, ROOT
+from tests.test_escalation_workflow import mails_for, wait_for_state
+
+
+def run_cli(*args: str, stdin: str | None = None, env: dict[str, str] | None = None):
+    return subprocess.run(
+        [sys.executable, str(ROOT / "starter.py"), *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, **(env or {})},
+        timeout=60,
+    )
+
+
+def seed_payload(**ticket: object) -> dict:
+    data = json.loads((EXAMPLES / "T-12345.json").read_text())
+    data["ticket"].update(ticket)
+    return data
+
+
+def test_decide_prints_the_contract_2_decision_for_the_seed_ticket() -> None:
+    result = run_cli("decide", str(EXAMPLES / "T-12345-full.json"))
+    assert result.returncode == 0, result.stderr
+    decision = json.loads(result.stdout)
+    assert set(decision) >= {
+        "ticketId",
+        "escalate",
+        "triggers",
+        "team",
+        "priority",
+        "responseTargetMinutes",
+        "scenario",
+        "sentiment",
+        "timeSensitive",
+        "premium",
+        "reasons",
+    }
+    assert decision["ticketId"] == "T-12345"
+    assert decision["escalate"] is True
+    assert "urgency" in decision["triggers"]
+    assert (decision["team"], decision["priority"], decision["responseTargetMinutes"]) == (
+        "engineering",
+        "P1",
+        60,
+    )
+    assert decision["scenario"] == "data_loss_single_user"
+    assert decision["timeSensitive"] is True and decision["premium"] is True
+
+
+def test_decide_reads_stdin() -> None:
+    result = run_cli("decide", "-", stdin=(EXAMPLES / "T-12345.json").read_text())
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["team"] == "engineering"
+
+
+BAD_INPUTS = {
+    "malformed JSON": ("{ticket: ", "Invalid JSON"),
+    "missing ticket id": (
+        json.dumps({"ticket": {k: v for k, v in seed_payload()["ticket"].items() if k != "id"}}),
+        "ticket.id",
+    ),
+    "unknown urgency": (json.dumps(seed_payload(urgency="whenever")), "ticket.urgency"),
+    "bad date": (json.dumps(seed_payload(createdAt="2024-02-30T10:00:00Z")), "ticket.createdAt"),
+    "oversized description": (
+        json.dumps(seed_payload(description="x" * (MAX_DESCRIPTION_CHARS + 1))),
+        "ticket.description",
+    ),
+    "bad email": (json.dumps(seed_payload(customerEmail="mike at email")), "ticket.customerEmail"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_INPUTS))
+@pytest.mark.parametrize("verb", ["decide", "start"])
+def test_bad_input_exits_2_naming_the_field_and_starts_nothing(
+    verb: str, case: str, temporal_env: WorkflowEnvironment
+) -> None:
+    raw, field = BAD_INPUTS[case]
+    # Point `start` at the live test server: if validation let anything through, it would start.
+    address = temporal_env.client.service_client.config.target_host
+    result = run_cli(verb, "-", stdin=raw, env={"TEMPORAL_ADDRESS": address})
+    assert result.returncode == 2, (result.stdout, result.stderr)
+    assert field in result.stderr
+    assert result.stdout == ""
+
+
+async def test_start_twice_is_one_workflow_one_assignment_one_email(
+    client: Client, task_queue: str, pool: asyncpg.Pool, smtp_sink: SmtpSink, tmp_path: Path
+) -> None:
+    ticket_id = f"T-{uuid.uuid4().hex[:10]}"
+    payload_file = tmp_path / "ticket.json"
+    payload_file.write_text(json.dumps(seed_payload(id=ticket_id)))
+    env = {
+        "TEMPORAL_ADDRESS": client.service_client.config.target_host,
+        "ESCALATION_TASK_QUEUE": task_queue,
+    }
+    first = run_cli("start", str(payload_file), env=env)
+    assert first.returncode == 0, first.stderr
+    handle = client.get_workflow_handle(workflow_id_for(ticket_id))
+    await wait_for_state(handle, EscalationStateName.ESCALATED)
+    second = run_cli("start", str(payload_file), env=env)
+    assert second.returncode == 0, second.stderr
+
+    one, two = json.loads(first.stdout), json.loads(second.stdout)
+    assert one["workflowId"] == two["workflowId"] == f"escalation-{ticket_id}"
+    assert one["runId"] == two["runId"]
+    assert (one["started"], two["started"]) == (True, False)
+    assert f"/workflows/escalation-{ticket_id}" in one["temporalUi"]
+    assert "Temporal UI: http" in first.stderr
+
+    runs = [wf async for wf in client.list_workflows(f'WorkflowId="escalation-{ticket_id}"')]
+    assert len(runs) <= 1  # visibility may lag; never two
+    assert (
+        await pool.fetchval(
+            "SELECT count(*) FROM support_assignments WHERE ticket_id = $1", ticket_id
+        )
+        == 1
+    )
+    assert len(mails_for(smtp_sink, ticket_id)) == 1
+
+    status = run_cli("status", ticket_id, env=env)
+    assert status.returncode == 0, status.stderr
+    assert json.loads(status.stdout)["state"] == "escalated"
+    await handle.terminate("test done")
+
+
+def test_status_of_an_unknown_ticket_exits_2(temporal_env: WorkflowEnvironment) -> None:
+    address = temporal_env.client.service_client.config.target_host
+    result = run_cli("status", "T-does-not-exist", env={"TEMPORAL_ADDRESS": address})
+    assert result.returncode == 2
+    assert "no escalation for ticket T-does-not-exist" in result.stderr

@@ -1,0 +1,78 @@
+"""`python worker.py` — one worker for the escalation workflow and all its activities.
+
+Applies the SQL migrations first, so a fresh database is ready before the first ticket.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.worker import Worker
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
+
+from activities.db import apply_migrations, connect
+from activities.registry import all_activities
+from activities.settings import Settings, policy_path_from_env
+from escalation.config import Endpoints
+from escalation.policy import load_policy
+from workflows.escalation import EscalationWorkflow
+
+log = logging.getLogger("worker")
+
+# Pure, deterministic modules shared with activities: imported once, not per workflow run.
+PASSTHROUGH = ("escalation", "activities", "pydantic", "pydantic_core", "annotated_types")
+
+
+def create_worker(client: Client, settings: Settings, task_queue: str) -> Worker:
+    return Worker(
+        client,
+        task_queue=task_queue,
+        workflows=[EscalationWorkflow],
+        activities=all_activities(settings),
+        workflow_runner=SandboxedWorkflowRunner(
+            restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH)
+        ),
+    )
+
+
+async def connect_client(endpoints: Endpoints) -> Client:
+    return await Client.connect(
+        endpoints.temporal_address,
+        namespace=endpoints.namespace,
+        data_converter=pydantic_data_converter,
+    )
+
+
+async def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    endpoints = Endpoints.from_env()
+    policy_path = policy_path_from_env()
+    load_policy(policy_path)  # a broken policy stops the worker at once, with the key named
+    pool = await connect(endpoints.database_url)
+    applied = await apply_migrations(pool)
+    log.info("migrations applied: %s", ", ".join(applied) or "none needed")
+    settings = Settings(
+        pool=pool,
+        smtp_url=endpoints.smtp_url,
+        policy_path=policy_path,
+        temporal_ui_url=endpoints.temporal_ui_url,
+        namespace=endpoints.namespace,
+    )
+    client = await connect_client(endpoints)
+    worker = create_worker(client, settings, endpoints.task_queue)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    log.info("worker polling %s on %s", endpoints.task_queue, endpoints.temporal_address)
+    async with worker:
+        await stop.wait()
+    await pool.close()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
