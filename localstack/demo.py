@@ -1,0 +1,134 @@
+"""`make demo`: the embedded stack, the worker, and the seed's ticket T-12345 through the whole
+escalation; prints the summary, the acknowledgement as the SMTP sink received it, and the links,
+then keeps everything running until Ctrl-C."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import sys
+import time
+from email import policy as email_policy
+from email.message import EmailMessage
+from email.parser import BytesParser
+from pathlib import Path
+from urllib.parse import quote
+
+import asyncpg
+
+from activities.db import apply_migrations, connect
+from escalation.config import Endpoints
+from escalation.messages import EscalationStateName, EscalationStatus, workflow_id_for
+from localstack.errors import StackError
+from localstack.stack import PROJECT_ROOT, LocalStack
+
+EXAMPLES = PROJECT_ROOT / "examples"
+TICKET_FILE = EXAMPLES / "T-12345.json"
+RULE = "─" * 78
+
+
+async def seed_database(database_url: str) -> None:
+    """Migrations and Mike's account, so Step 1 reproduces the seed's package."""
+    pool: asyncpg.Pool = await connect(database_url, max_size=2)
+    try:
+        await apply_migrations(pool)
+        await pool.execute((EXAMPLES / "demo_seed.sql").read_text())
+    finally:
+        await pool.close()
+
+
+async def run_ticket(endpoints: Endpoints) -> EscalationStatus:
+    import starter
+
+    started = await starter.start(str(TICKET_FILE), endpoints)
+    print(f"{'Started' if started['started'] else 'Found'} {started['workflowId']}")
+    client = await starter.connect(endpoints)
+    handle = client.get_workflow_handle(workflow_id_for("T-12345"))
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            status = await handle.query("status", result_type=EscalationStatus)
+            if status.state not in (EscalationStateName.RECEIVED,):
+                return status
+        except Exception:  # the worker may still be starting: keep asking until the deadline
+            if time.monotonic() > deadline:
+                raise
+        if time.monotonic() > deadline:
+            raise StackError("T-12345 did not escalate within 2 minutes: see .state/worker.log")
+        await asyncio.sleep(0.3)
+
+
+def _readable(message: EmailMessage) -> str:
+    headers = "\n".join(
+        f"{name}: {message[name]}" for name in ("From", "To", "Subject", "Date", "Message-ID")
+    )
+    return f"{headers}\n\n{message.get_content()}"
+
+
+def acknowledgement_as_received(mail_dir: Path | None, stack: LocalStack) -> str:
+    """The acknowledgement as the sink stored it (also from an earlier run: sent only once)."""
+    if stack.sink is not None:
+        for received in reversed(stack.sink.messages()):
+            if received.message["X-Escalation-Ticket"] == "T-12345":
+                return _readable(received.message)
+    if mail_dir and mail_dir.is_dir():
+        for path in sorted(mail_dir.glob("*.eml"), reverse=True):
+            message = BytesParser(policy=email_policy.default).parsebytes(path.read_bytes())
+            if message["X-Escalation-Ticket"] == "T-12345":
+                assert isinstance(message, EmailMessage)
+                return _readable(message) + (
+                    f"\n(received by an earlier `make demo`, kept in {path}; "
+                    "idempotency kept it from being sent twice)"
+                )
+    return "(no acknowledgement received: SMTP_URL points at an external server)"
+
+
+def main() -> int:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    stack = LocalStack()
+    try:
+        with stack:
+            print("Starting the embedded stack …")
+            print(stack.summary())
+            asyncio.run(seed_database(stack.database_url))
+            stack.spawn("worker", [sys.executable, str(PROJECT_ROOT / "worker.py")])
+            endpoints = Endpoints.from_env(stack.env_vars())
+            status = asyncio.run(run_ticket(endpoints))
+            mail_dir = stack.sink.mail_dir if stack.sink else None
+            print(
+                f"\n{RULE}\nEscalation summary (Step 4) — state {status.state}, "
+                f"{status.team} {status.priority}\n{RULE}"
+            )
+            print(status.summary_markdown)
+            print(f"{RULE}\nAcknowledgement email (Step 5) as received by the SMTP sink\n{RULE}")
+            print(acknowledgement_as_received(mail_dir, stack))
+            print(f"{RULE}\nQuality checks: " + json.dumps(status.quality_checks) + f"\n{RULE}")
+            workflow_id = workflow_id_for("T-12345")
+            p1 = quote('EscalationPriority="P1"')
+            ui = endpoints.temporal_ui_url
+            print(f"Temporal UI, this run:  {endpoints.workflow_url(workflow_id)}")
+            p1_list = f"{ui}/namespaces/{endpoints.namespace}/workflows?query={p1}"
+            print(f"Temporal UI, P1 filter: {p1_list}")
+            print("Status:  .venv/bin/python starter.py status T-12345")
+            print(
+                "Resolve: .venv/bin/python starter.py resolve T-12345 --agent you "
+                "--resolution 'Relinked the upload'"
+            )
+            print("\nRunning until Ctrl-C …", flush=True)
+            exited = stack.wait()
+            if exited:
+                print(f"{exited} stopped unexpectedly: see {stack.state_dir / (exited + '.log')}")
+                return 1
+            print("\nStopping …")
+    except StackError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:  # Ctrl-C before the ticket escalated: the stack is already stopped
+        print("\nStopped.")
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,74 @@
+"""Replay guards: recorded histories must replay with the current workflow code, so a
+non-deterministic change to workflows/ fails the suite instead of stuck runs in production.
+
+Record new histories with `RECORD_HISTORIES=1 make test` after an intended, versioned change.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from temporalio.client import Client, WorkflowHistory
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.worker import Replayer
+
+from escalation.messages import EscalationStateName, ResolveInput
+from tests.conftest import load_example
+from tests.test_escalation_workflow import new_id, start, wait_for_state
+from worker import WORKFLOWS, workflow_runner
+from workflows.escalation import EscalationWorkflow
+
+HISTORIES = Path(__file__).resolve().parent / "histories"
+
+
+def replayer() -> Replayer:
+    return Replayer(
+        workflows=WORKFLOWS,
+        workflow_runner=workflow_runner(),
+        data_converter=pydantic_data_converter,
+    )
+
+
+def recorded() -> list[Path]:
+    return sorted(HISTORIES.glob("*.json"))
+
+
+def test_there_are_recorded_histories_to_replay() -> None:
+    assert recorded(), f"no histories in {HISTORIES}: record them with RECORD_HISTORIES=1"
+
+
+@pytest.mark.parametrize("path", recorded(), ids=lambda path: path.stem)
+async def test_recorded_history_replays_with_current_workflow_code(path: Path) -> None:
+    history = WorkflowHistory.from_json(path.stem, path.read_bytes().decode())  # noqa: ASYNC240
+    await replayer().replay_workflow(history)
+
+
+async def _record(client: Client, handle_id: str, name: str) -> None:
+    history = await client.get_workflow_handle(handle_id).fetch_history()
+    await replayer().replay_workflow(history)  # fresh histories replay too
+    if os.environ.get("RECORD_HISTORIES"):
+        (HISTORIES / f"{name}.json").write_text(history.to_json())
+
+
+async def test_escalated_then_resolved_run_replays(client: Client, task_queue: str) -> None:
+    handle = await start(client, task_queue, load_example(id=new_id()))
+    await wait_for_state(handle, EscalationStateName.ESCALATED)
+    await handle.signal(EscalationWorkflow.resolved, ResolveInput(agent="ana", resolution="Done"))
+    await handle.result()
+    await _record(client, handle.id, "escalated_then_resolved")
+
+
+async def test_auto_response_run_replays(client: Client, task_queue: str) -> None:
+    payload = load_example(
+        id=new_id(),
+        subject="Where do I find the slideshow button?",
+        description="Hi there, where is the slideshow button? Thanks a lot!",
+        urgency="low",
+        autoResponseEligible=True,
+        kbMatched=True,
+    )
+    handle = await start(client, task_queue, payload)
+    assert (await handle.result()).outcome == "auto-response"
+    await _record(client, handle.id, "auto_response")
