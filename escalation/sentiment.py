@@ -1,0 +1,212 @@
+"""Customer sentiment in words an agent reads (seed Step 4: "Customer sentiment: Frustrated but
+polite").
+
+Labels, from most to least upset:
+
+* ``angry`` — anger markers: shouting in capitals, "!!!", insults ("useless", "joke"),
+  "unacceptable", "ridiculous", "worst", repeated contact ("third time"), threats to leave,
+  dispute or sue — at least ``angry_points`` of them, or one with a clearly negative tone.
+* ``frustrated`` / ``frustrated but polite`` — distress or need ("really need", "still",
+  "desperate", "disappointed") or a negative tone, with or without courtesy ("please",
+  "thanks", "hi").
+* ``calm`` — a problem described matter-of-factly.
+* ``positive`` — a warm message with nothing wrong in its tone.
+
+Support tickets describe problems, so their *content* is negative even when the customer is
+calm. VADER alone would read "upload failed, photos missing" as upset and "Hi ... thanks" as
+happy. We therefore score the tone with a VADER lexicon from which problem vocabulary and
+courtesies are removed, and count anger/frustration/politeness markers separately.
+
+VADER (and its lexicon file) loads lazily on first use, once per process; this module does no
+I/O at import time.
+"""
+
+from __future__ import annotations
+
+import re
+import string
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+ANGRY = "angry"
+FRUSTRATED = "frustrated"
+FRUSTRATED_POLITE = "frustrated but polite"
+CALM = "calm"
+POSITIVE = "positive"
+LABELS: tuple[str, ...] = (ANGRY, FRUSTRATED, FRUSTRATED_POLITE, CALM, POSITIVE)
+
+
+@dataclass(frozen=True, slots=True)
+class SentimentThresholds:
+    """The tunable numbers; the policy's ``[sentiment]`` section supplies them."""
+
+    angry_points: int = 2
+    angry_tone: float = -0.5
+    frustrated_tone: float = -0.35
+    positive_tone: float = 0.5
+
+
+@dataclass(frozen=True, slots=True)
+class Sentiment:
+    label: str
+    score: float  # tone in [-1, 1]: VADER compound over emotional words only
+    angry: bool
+    polite: bool
+    anger_markers: tuple[str, ...] = ()
+    frustration_markers: tuple[str, ...] = ()
+
+
+# Problem vocabulary and courtesies: neutral for tone (they describe the issue, not the mood).
+_NEUTRAL_WORDS = (
+    "error errors fail failed fails failing failure lost lose loses losing loss missing miss "
+    "missed broken break breaks crash crashed crashes bug bugs problem problems issue issues "
+    "wrong delete deleted stuck block blocked blocks locked lock dispute disputed charge charged "
+    "charges declined debt unable cancel cancelled canceled cancellation trouble fault damage "
+    "damaged corrupt corrupted no not help helps helped helping helpful please thanks thank "
+    "thx appreciate appreciated grateful kind kindly regards dear support successful success "
+    "successfully fine ok okay like want need needs free safe save saved secure security protect "
+    "fix fixed fixing restore recover recovered resolve resolved solve solved hi hello hey "
+    "wedding anniversary birthday party celebrate celebration love loved lovely vacation "
+    "holiday honeymoon baby excited important urgent urgently serious seriously hard leave "
+    "leaving stop stopped kill killed killing attack attacked"
+).split()
+_NEUTRAL_SET = frozenset(_NEUTRAL_WORDS)
+
+# Words an agent would recognise as shouting only when they are not acronyms.
+_ACRONYMS = frozenset(
+    "GDPR DMCA CCPA API URL URLS PDF JPG JPEG PNG RAW HEIC TIFF EXIF USB SSL DNS HTTP HTTPS "
+    "WWW UTC GMT EST PST CET BST AM PM FAQ KB MB GB TB ID IDS ASAP FYI UK US USA EU VAT "
+    "CEO CTO TOS IOS MAC PC CSV XML JSON SMS OTP MFA SSO CDN RGB CMYK DPI PPI ERR IP ISP "
+    "VPN NAS SD CF DSLR HDR ICC UI UX PS LR".split()
+)
+
+_WORD = re.compile(r"[A-Za-z][A-Za-z_']*")
+_SENTENCE_SPLIT = re.compile(r"(?<=[.!?])\s+|\n+")
+_APOSTROPHES = re.compile(r"['’‘`´]")
+_PUNCTUATION = string.punctuation
+
+_ANGER = re.compile(
+    r"(?<!\w)(?:unacceptable|ridiculous|outrageous|absurd|disgrace\w*|disgusting|pathetic|"
+    r"appalling|shocking|shameful|insane|a joke|joke of a|scam\w*|rip[- ]?off|fraud\w*|"
+    r"useless|worthless|garbage|rubbish|crap\w*|incompetent|incompetence|idiots?|"
+    r"morons?|stupid|clowns?|amateurs?|worst|terrible|horrible|awful|dreadful|furious|livid|"
+    r"fuming|angry|pissed|fed up|sick (?:and tired )?of|enough is enough|wtf|ffs|damn\w*|"
+    r"bloody|hell|fuck\w*|f\*+\w*|sh[i\*]t\w*|bullshit|bs|screw you|how dare|shame on you|"
+    r"waste of (?:money|time)|never again|thanks for nothing|"
+    r"lost (?:all )?(?:my )?(?:trust|faith|patience)|"
+    r"(?:third|fourth|fifth|sixth|3rd|4th|5th|6th|\d+th) time|again and again|over and over|"
+    r"(?:keep|kept) (?:having|asking|telling|contacting|emailing|writing)|"
+    r"(?:no ?one|nobody) (?:has )?(?:replied|responded|answered|helped|cares|bothered)|"
+    r"(?:ill|i will|im going to|i am going to|gonna|about to|going to) (?:cancel|leave|switch|"
+    r"move|take my business|dispute|report|sue|post|write|tell everyone|warn)|"
+    r"(?:switching|moving) to (?:a )?(?:competitor|smugmug|flickr|google|pixieset|zenfolio)|"
+    r"bad review|(?:one|1)[- ]star|charge ?back|my (?:lawyer|attorney|solicitor)|sue you|"
+    r"legal action)(?!\w)"
+)
+_FRUSTRATION = re.compile(
+    r"(?<!\w)(?:(?:really|urgently|desperately|badly|seriously) need\w*|need (?:these|them|this|"
+    r"those|it|my \w+|our \w+) (?:back|asap|urgently|now|today|for|by)|desperate\w*|urgent\w*|"
+    r"asap|please help|help me|help!|still|yet again|once again|happening again|again!|"
+    r"frustrat\w*|disappoint\w*|upset|annoy\w*|worried|worry|stress\w*|panic\w*|anxious|"
+    r"not happy|unhappy|concerned|cant believe|can not believe|no response|heartbroken|"
+    r"devastated|gutted|nightmare|(?:second|2nd) time|every time|keeps? happening|"
+    r"for (?:days|hours|weeks)|(?:hours|days|weeks) (?:now|later|ago and)|waiting for|"
+    r"been waiting|still (?:no|nothing|waiting)|at a loss|"
+    r"losing (?:my )?(?:mind|patience|clients|business)|"
+    r"what is going on|whats going on|why is this|this is (?:a )?(?:mess|disaster))(?!\w)"
+)
+_POLITE = re.compile(
+    r"(?<!\w)(?:please|pls|plz|thanks|thank you|thankyou|thx|ty|appreciate\w*|grateful|"
+    r"kind regards|best regards|warm regards|regards|best wishes|cheers|many thanks|"
+    r"hi|hello|hey|dear|good (?:morning|afternoon|evening)|sorry to bother|"
+    r"would you mind|if possible|when you (?:get|have) a (?:chance|moment)|kindly)(?!\w)"
+)
+_BANGS = re.compile(r"!{2,}|\?!|!\?")
+
+
+def _normalise(text: str) -> str:
+    return _APOSTROPHES.sub("", text.lower())
+
+
+@cache
+def _analyzer() -> Any:
+    """One VADER analyzer per process, its lexicon stripped of problem words and courtesies."""
+    from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
+    analyzer = SentimentIntensityAnalyzer()
+    analyzer.lexicon = {
+        word: value for word, value in analyzer.lexicon.items() if word not in _NEUTRAL_SET
+    }
+    return analyzer
+
+
+def _tone(text: str) -> float:
+    """Mean VADER compound over the sentences that carry any tone (VADER is per-sentence and
+    quadratic in sentence length, so whole paragraphs are both slower and less accurate)."""
+    analyzer = _analyzer()
+    lexicon = analyzer.lexicon
+    scores: list[float] = []
+    for sentence in _SENTENCE_SPLIT.split(text)[:60]:
+        tokens = sentence.lower().split()
+        # Without a lexicon word (or emoticon) VADER scores 0: skip its cost.
+        if not any(t in lexicon or t.strip(_PUNCTUATION) in lexicon for t in tokens):
+            continue
+        compound = analyzer.polarity_scores(sentence[:1000])["compound"]
+        if abs(compound) >= 0.05:
+            scores.append(compound)
+    if not scores:
+        return 0.0
+    return round(sum(scores) / len(scores), 4)
+
+
+def _shouting(text: str) -> int:
+    """Anger points for capitals: 1 for two shouted words, 2 when most of the message shouts."""
+    words = [w.strip("'") for w in _WORD.findall(text)]
+    long_words = [w for w in words if len(w) >= 3]
+    # Error codes (ERR_UPLOAD_TIMEOUT) and acronyms are capitals without raising a voice.
+    shouted = [w for w in long_words if w.isupper() and "_" not in w and w not in _ACRONYMS]
+    if len(long_words) >= 4 and len(shouted) * 2 > len(long_words):
+        return 2
+    return 1 if len(shouted) >= 2 else 0
+
+
+def _distinct(matches: list[str], limit: int = 6) -> tuple[str, ...]:
+    seen: dict[str, None] = {}
+    for match in matches:
+        seen.setdefault(match.strip(), None)
+    return tuple(seen)[:limit]
+
+
+def assess_sentiment(text: str, thresholds: SentimentThresholds | None = None) -> Sentiment:
+    """Label the customer's mood in words an agent reads (see the module docstring)."""
+    limits = thresholds or SentimentThresholds()
+    lowered = _normalise(text)
+    anger = list(_distinct(_ANGER.findall(lowered)))
+    shouting = _shouting(text)
+    if shouting:
+        anger.append("shouting in capitals")
+    if _BANGS.search(text):
+        anger.append("!!!")
+    anger_points = len(anger) + (1 if shouting == 2 else 0)
+    frustration = _distinct(_FRUSTRATION.findall(lowered))
+    polite = _POLITE.search(lowered) is not None
+    tone = _tone(text)
+
+    angry = anger_points >= limits.angry_points or (anger_points >= 1 and tone <= limits.angry_tone)
+    if angry:
+        label = ANGRY
+    elif anger_points or frustration or tone <= limits.frustrated_tone:
+        label = FRUSTRATED_POLITE if polite else FRUSTRATED
+    elif tone >= limits.positive_tone:
+        label = POSITIVE
+    else:
+        label = CALM
+    return Sentiment(
+        label=label,
+        score=tone,
+        angry=angry,
+        polite=polite,
+        anger_markers=tuple(anger),
+        frustration_markers=frustration,
+    )
