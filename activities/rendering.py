@@ -3,15 +3,13 @@ acknowledgement (Step 5). Pure functions of (package, decision, policy), called 
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 from functools import cache
 
-from jinja2 import Environment, PackageLoader, StrictUndefined, Undefined
-from jinja2.sandbox import SandboxedEnvironment
+from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from escalation.models import EscalationPackage, TriageDecision
-from escalation.policy import Policy
+from escalation.policy import Policy, render_playbook
 
 
 def format_utc(value: datetime | None) -> str:
@@ -61,36 +59,14 @@ def _templates() -> Environment:
     return env
 
 
-@cache
-def _playbook_env() -> SandboxedEnvironment:
-    """Playbook steps come from the policy file: rendered sandboxed, missing values blank."""
-    env = SandboxedEnvironment(undefined=Undefined, autoescape=False)
-    env.filters.update(utc=format_utc, excerpt=excerpt)
-    return env
-
-
-def _facts(package: EscalationPackage) -> dict[str, object]:
-    return {
-        "ticket": package.ticket,
-        "customer": package.customer,
-        "history": package.history,
-        "technical": package.technical_context,
-        "package": package,
-    }
-
-
 def suggested_actions(
     package: EscalationPackage, decision: TriageDecision, policy: Policy
 ) -> list[str]:
-    """The scenario's playbook filled with the ticket's facts."""
-    scenario = policy.scenario(decision.scenario or policy.defaults.fallback_scenario)
-    if not scenario.playbook:
-        scenario = policy.scenario(policy.defaults.fallback_scenario)
-    steps = scenario.playbook
-    env = _playbook_env()
-    facts = _facts(package)
-    rendered = [re.sub(r"\s+", " ", env.from_string(step).render(facts)).strip() for step in steps]
-    return [step for step in rendered if step]
+    """The scenario's playbook filled with the ticket's facts (the fallback's when it has none)."""
+    scenario = decision.scenario or policy.defaults.fallback_scenario
+    return render_playbook(policy, scenario, package) or render_playbook(
+        policy, policy.defaults.fallback_scenario, package
+    )
 
 
 def _customer_line(package: EscalationPackage) -> str:

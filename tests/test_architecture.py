@@ -49,8 +49,8 @@ sys.path.insert(0, {str(ROOT)!r})
 from escalation.models import EscalationPackage, parse_payload
 from escalation.policy import load_policy
 from escalation.triage import triage
-payload = parse_payload(open({str(ROOT / 'examples' / 'T-12345-full.json')!r}).read())
-policy = load_policy({str(ROOT / 'config' / 'policy.toml')!r})
+payload = parse_payload(open({str(ROOT / "examples" / "T-12345-full.json")!r}).read())
+policy = load_policy({str(ROOT / "config" / "policy.toml")!r})
 first = triage(EscalationPackage.from_payload(payload), policy).to_json_dict()
 second = triage(EscalationPackage.from_payload(payload), policy).to_json_dict()
 assert first == second

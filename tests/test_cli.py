@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
@@ -114,11 +115,11 @@ async def test_start_twice_is_one_workflow_one_assignment_one_email(
         "TEMPORAL_ADDRESS": client.service_client.config.target_host,
         "ESCALATION_TASK_QUEUE": task_queue,
     }
-    first = run_cli("start", str(payload_file), env=env)
+    first = await asyncio.to_thread(run_cli, "start", str(payload_file), env=env)
     assert first.returncode == 0, first.stderr
     handle = client.get_workflow_handle(workflow_id_for(ticket_id))
     await wait_for_state(handle, EscalationStateName.ESCALATED)
-    second = run_cli("start", str(payload_file), env=env)
+    second = await asyncio.to_thread(run_cli, "start", str(payload_file), env=env)
     assert second.returncode == 0, second.stderr
 
     one, two = json.loads(first.stdout), json.loads(second.stdout)
@@ -138,7 +139,7 @@ async def test_start_twice_is_one_workflow_one_assignment_one_email(
     )
     assert len(mails_for(smtp_sink, ticket_id)) == 1
 
-    status = run_cli("status", ticket_id, env=env)
+    status = await asyncio.to_thread(run_cli, "status", ticket_id, env=env)
     assert status.returncode == 0, status.stderr
     assert json.loads(status.stdout)["state"] == "escalated"
     await handle.terminate("test done")
