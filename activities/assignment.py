@@ -30,7 +30,7 @@ class AssignmentActivities:
             input.priority.value,
             input.escalated_at,
             input.escalation_reason,
-            timedelta(minutes=input.expected_response_minutes),
+            timedelta(seconds=input.expected_response_seconds),
             input.workflow_id,
         )
         self.settings.faults.maybe_fail("create_assignment")

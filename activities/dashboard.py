@@ -21,6 +21,8 @@ class DashboardActivities:
                SET state = $2, subject = $3, customer_name = $4, premium = $5,
                    time_sensitive = $6, sentiment = $7, scenario = $8,
                    sla_due_at = coalesce($9, sla_due_at), summary_markdown = $10,
+                   assigned_to_team = coalesce($11, assigned_to_team),
+                   priority = coalesce($12, priority),
                    updated_at = now()
              WHERE ticket_id = $1
             """,
@@ -34,4 +36,6 @@ class DashboardActivities:
             entry.scenario,
             entry.sla_due_at,
             entry.summary_markdown,
+            entry.team,
+            entry.priority.value if entry.priority else None,
         )

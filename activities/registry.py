@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from activities.alerts import AlertActivities
 from activities.assignment import AssignmentActivities
 from activities.dashboard import DashboardActivities
 from activities.log import LogActivities
@@ -23,6 +24,7 @@ def all_activities(settings: Settings) -> list[Callable[..., Any]]:
     assignment = AssignmentActivities(settings)
     log = LogActivities(settings)
     dashboard = DashboardActivities(settings)
+    alerts = AlertActivities(settings)
     return [
         package.gather_escalation_package,
         triage.triage_ticket,
@@ -31,4 +33,7 @@ def all_activities(settings: Settings) -> list[Callable[..., Any]]:
         assignment.create_assignment,
         log.log_escalation,
         dashboard.update_dashboard,
+        triage.load_sla_rules,
+        triage.assess_reply,
+        alerts.send_alert,
     ]

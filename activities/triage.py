@@ -6,7 +6,10 @@ from __future__ import annotations
 from temporalio import activity
 
 from activities.settings import Settings
-from escalation.models import EscalationPackage, TriageDecision
+from escalation.messages import ReplyAssessment
+from escalation.models import EscalationPackage, Priority, TriageDecision
+from escalation.sentiment import assess_sentiment
+from escalation.sla import SlaRules
 from escalation.triage import triage
 
 
@@ -17,3 +20,30 @@ class TriageActivities:
     @activity.defn
     async def triage_ticket(self, package: EscalationPackage) -> TriageDecision:
         return triage(package, self.settings.policy())
+
+    @activity.defn
+    async def load_sla_rules(self) -> SlaRules:
+        """Step 8's rules from the policy, handed to the workflow once per run."""
+        return self.settings.policy().sla_rules()
+
+    @activity.defn
+    async def assess_reply(self, decision: TriageDecision, text: str) -> ReplyAssessment:
+        """A reply that turns the customer angry about a problem lifts the ticket (the
+        angry-customer modifier), as it would have at triage."""
+        policy = self.settings.policy()
+        sentiment = assess_sentiment(text, policy.sentiment.thresholds())
+        lift_to: Priority | None = None
+        floor = policy.modifiers.angry_complaint_min
+        problem = (
+            decision.scenario is not None
+            and policy.has_scenario(decision.scenario)
+            and (policy.scenario(decision.scenario).kind == "problem")
+        )
+        if (
+            sentiment.angry
+            and problem
+            and decision.priority
+            and decision.priority.rank > floor.rank
+        ):
+            lift_to = floor
+        return ReplyAssessment(sentiment=sentiment.label, angry=sentiment.angry, lift_to=lift_to)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field
 
@@ -18,6 +18,7 @@ from escalation.models import (
     UtcDatetime,
 )
 from escalation.quality import QualityReport
+from escalation.sla import AlertRecord, SlaClock, SlaRules
 
 
 class EscalationStateName(StrEnum):
@@ -38,10 +39,39 @@ def workflow_id_for(ticket_id: str) -> str:
 
 
 class EscalationInput(Model):
-    """The workflow's one input: the validated payload and when the service received it."""
+    """The workflow's one input: the validated payload and when the service received it.
+
+    A run that continues as new carries `resume`, and skips straight to monitoring."""
 
     payload: TicketPayload
     received_at: UtcDatetime
+    resume: MonitoringSnapshot | None = None
+    # Test hook: continue as new once history passes this many events (None: when Temporal
+    # suggests it).
+    continue_as_new_after_events: int | None = None
+
+
+class PendingWork(Model):
+    """Something a message handler left for the loop: a log event to write, or a customer
+    reply to assess. Carried across continue-as-new, so nothing is lost in between."""
+
+    kind: Literal["log", "assess_reply"]
+    action: str = ""
+    event: dict[str, Any] = Field(default_factory=dict)
+    key: str = ""
+    text: str = ""
+
+
+class MonitoringSnapshot(Model):
+    """Everything a continued run needs to go on watching the SLA."""
+
+    package: EscalationPackage
+    decision: TriageDecision
+    summary_markdown: str
+    clock: SlaClock
+    rules: SlaRules
+    status: EscalationStatus
+    work: list[PendingWork] = Field(default_factory=list)
 
 
 class EscalationStatus(Model):
@@ -62,6 +92,22 @@ class EscalationStatus(Model):
     summary_markdown: str | None = None
     resolved_at: UtcDatetime | None = None
     resolution: str | None = None
+    # Step 8 — the SLA clock, for ops and the CLI.
+    response_warning_at: UtcDatetime | None = None
+    manager_escalation_at: UtcDatetime | None = None
+    next_daily_check_at: UtcDatetime | None = None
+    no_progress_followup_at: UtcDatetime | None = None
+    sla_due_at: UtcDatetime | None = None
+    responded_at: UtcDatetime | None = None
+    responded_by: str | None = None
+    paused: bool = False
+    paused_seconds: float = 0.0
+    last_customer_activity_at: UtcDatetime | None = None
+    last_agent_activity_at: UtcDatetime | None = None
+    satisfaction: int | None = None
+    customer_replies: int = 0
+    alerts: list[AlertRecord] = Field(default_factory=list)
+    runs: int = 1  # 1 + how many times the run continued as new
 
 
 class EscalationOutcome(Model):
@@ -76,11 +122,56 @@ class EscalationOutcome(Model):
 
 
 class ResolveInput(Model):
-    """`resolved` signal: the agent's resolution, and whether escalating was necessary."""
+    """`resolved` signal / `resolve` update: completes the workflow."""
 
-    agent: str = Field(min_length=1)
-    resolution: str = Field(min_length=1)
+    agent: str
+    resolution: str
     escalation_necessary: bool = True
+
+
+class CustomerReply(Model):
+    """`customer_replied` signal, forwarded by the ticketing system."""
+
+    text: str
+    at: UtcDatetime | None = None
+
+
+class SatisfactionInput(Model):
+    """`satisfaction_changed` signal / `set_satisfaction` update: a CSAT score 1–5."""
+
+    score: int
+    comment: str | None = None
+
+
+class AgentResponse(Model):
+    """`agent_responded` signal / `respond` update: the first one stops the response clock."""
+
+    agent: str
+    note: str | None = None
+
+
+class WaitOnCustomer(Model):
+    """`waiting_on_customer` signal / `wait_on_customer` update: pauses the resolution clock
+    until the customer replies."""
+
+    agent: str
+    question: str | None = None
+
+
+class Reassign(Model):
+    """`reassigned` signal / `reassign` update: a new team, with new deadlines and alerts."""
+
+    team: str
+    reason: str | None = None
+    agent: str | None = None
+
+
+class ReplyAssessment(Model):
+    """What a customer reply says about the ticket: how they feel, and a priority lift."""
+
+    sentiment: str
+    angry: bool
+    lift_to: Priority | None = None
 
 
 # --- step activity inputs ----------------------------------------------------------------
@@ -115,7 +206,7 @@ class AssignmentInput(Model):
     priority: Priority
     escalated_at: UtcDatetime
     escalation_reason: str
-    expected_response_minutes: int
+    expected_response_seconds: int
 
 
 class LogEntry(Model):
@@ -125,6 +216,31 @@ class LogEntry(Model):
     ticket_id: str
     action: str
     event: dict[str, Any]
+
+
+class AlertInput(Model):
+    """One alert to a team, its manager or the assigned agent (Step 8, SLA monitoring).
+
+    `key` is derived from the ticket, the alert kind and the clock's state, so the same alert
+    computed again (retry, replay, continue-as-new) has the same key and is delivered once.
+    """
+
+    key: str
+    ticket_id: str
+    kind: str  # immediate | response_warning | response_breach | customer_replied | ...
+    audience: Literal["team", "manager", "agent"] = "team"
+    team: str
+    priority: Priority
+    agent: str | None = None
+    headline: str
+    details: dict[str, str] = Field(default_factory=dict)
+    workflow_id: str
+
+
+class AlertResult(Model):
+    key: str
+    delivered: list[str] = Field(default_factory=list)  # channels sent by this attempt
+    already_sent: list[str] = Field(default_factory=list)  # channels a previous attempt sent
 
 
 class QueueEntry(Model):
@@ -140,20 +256,36 @@ class QueueEntry(Model):
     scenario: str | None
     sla_due_at: datetime | None
     summary_markdown: str
+    team: str | None = None
+    priority: Priority | None = None
 
 
 __all__ = [
+    "AgentResponse",
+    "AlertInput",
+    "AlertResult",
     "AssignmentInput",
+    "CustomerReply",
     "EscalationInput",
     "EscalationOutcome",
     "EscalationStateName",
     "EscalationStatus",
     "LogEntry",
+    "MonitoringSnapshot",
     "NotificationResult",
     "NotifyCustomerInput",
+    "PendingWork",
     "QualityReport",
     "QueueEntry",
+    "Reassign",
+    "ReplyAssessment",
     "ResolveInput",
+    "SatisfactionInput",
     "SummaryInput",
+    "WaitOnCustomer",
     "workflow_id_for",
 ]
+
+
+MonitoringSnapshot.model_rebuild()
+EscalationInput.model_rebuild()

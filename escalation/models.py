@@ -211,7 +211,9 @@ class TriageDecision(Model):
     time_sensitive: bool
     premium: bool
     reasons: list[str]
-    # Beyond the contract: what the summary and the acknowledgement need.
+    # Beyond the contract: the exact target (second-scale in test policies), and what the
+    # summary and the acknowledgement need.
+    response_target_seconds: int | None = None
     sentiment_score: float = 0.0
     time_sensitive_quotes: list[str] = Field(default_factory=list)
     legal_terms: list[str] = Field(default_factory=list)

@@ -29,6 +29,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, 
 
 from escalation.models import TEAMS, Email, Priority
 from escalation.sentiment import SentimentThresholds
+from escalation.sla import SlaRules
 
 if TYPE_CHECKING:
     from escalation.models import EscalationPackage
@@ -55,15 +56,18 @@ class PolicyError(Exception):
 
 
 _DURATION = re.compile(
-    r"^\s*(\d+)\s*(m|min|mins|minute|minutes|h|hour|hours|d|day|days)\s*$", re.IGNORECASE
+    r"^\s*(\d+)\s*(s|sec|secs|second|seconds|m|min|mins|minute|minutes|h|hour|hours|d|day|days)"
+    r"\s*$",
+    re.IGNORECASE,
 )
-_UNIT_MINUTES = {"m": 1, "h": 60, "d": 1440}
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
-def parse_duration(text: str) -> int:
-    """Minutes in "15m", "15 min", "1h", "4 hours", "24h", "1d" or "immediate" (0).
+def parse_duration_seconds(text: str) -> int:
+    """Seconds in "30s", "15m", "15 min", "1h", "4 hours", "24h", "1d" or "immediate" (0).
 
-    Raises ValueError for anything else ("2hrs", "soon"): an SLA must be unambiguous.
+    Raises ValueError for anything else ("2hrs", "soon"): an SLA must be unambiguous. Seconds
+    exist for test and benchmark policies with second-scale targets.
     """
     if text.strip().lower() == "immediate":
         return 0
@@ -72,7 +76,12 @@ def parse_duration(text: str) -> int:
         raise ValueError(
             f"invalid duration {text!r}: use e.g. '15m', '1h', '4 hours', '1d' or 'immediate'"
         )
-    return int(match.group(1)) * _UNIT_MINUTES[match.group(2)[0].lower()]
+    return int(match.group(1)) * _UNIT_SECONDS[match.group(2)[0].lower()]
+
+
+def parse_duration(text: str) -> int:
+    """Whole minutes of a duration (see parse_duration_seconds)."""
+    return parse_duration_seconds(text) // 60
 
 
 def _check_duration(value: str) -> str:
@@ -120,6 +129,10 @@ class PriorityConfig(_Strict):
     def response_minutes(self) -> int:
         return parse_duration(self.response)
 
+    @property
+    def response_seconds(self) -> int:
+        return parse_duration_seconds(self.response)
+
 
 class Priorities(_Strict):
     P0: PriorityConfig
@@ -152,6 +165,10 @@ class Scenario(_Strict):
     @property
     def response_minutes(self) -> int:
         return parse_duration(self.response)
+
+    @property
+    def response_seconds(self) -> int:
+        return parse_duration_seconds(self.response)
 
 
 class TriggerConfig(_Strict):
@@ -215,6 +232,21 @@ class Defaults(_Strict):
     fallback_scenario: str
 
 
+class MonitoringConfig(_Strict):
+    """Step 8: when the SLA clock alerts, warns, escalates to a manager and follows up."""
+
+    warning_at: Annotated[float, Field(gt=0, lt=1)] = 0.75
+    manager_escalation_after: Duration = "4h"
+    manager_escalation_priorities: list[Priority] = [Priority.P0, Priority.P1]
+    reply_alert_priorities: list[Priority] = [Priority.P0, Priority.P1]
+    satisfaction_alert_priorities: list[Priority] = [Priority.P0, Priority.P1]
+    satisfaction_alert_below: Annotated[int, Field(ge=1, le=5)] = 3
+    daily_check_every: Duration = "24h"
+    daily_check_priorities: list[Priority] = [Priority.P2, Priority.P3]
+    no_progress_after: Duration = "48h"
+    no_progress_priorities: list[Priority] = [Priority.P2, Priority.P3]
+
+
 class Policy(_Strict):
     """The whole policy. Use :func:`load_policy` / :func:`parse_policy` to get one."""
 
@@ -230,6 +262,7 @@ class Policy(_Strict):
     negation: NegationConfig = NegationConfig()
     vocabulary: dict[str, str] = {}
     scenarios: Annotated[list[Scenario], Field(min_length=1)]
+    monitoring: MonitoringConfig = MonitoringConfig()
 
     _compiled: CompiledPolicy | None = PrivateAttr(default=None)
 
@@ -245,6 +278,31 @@ class Policy(_Strict):
 
     def has_scenario(self, scenario_id: str) -> bool:
         return scenario_id in self.compiled.scenario_index
+
+    def sla_rules(self) -> SlaRules:
+        """The monitoring rules in seconds, as the workflow carries them."""
+        m = self.monitoring
+        priorities = {
+            priority: self.priorities.get(priority).response_seconds for priority in Priority
+        }
+        return SlaRules(
+            warning_fraction=m.warning_at,
+            manager_escalation_after=parse_duration_seconds(m.manager_escalation_after),
+            manager_escalation_priorities=m.manager_escalation_priorities,
+            immediate_alert_priorities=[
+                p for p in Priority if self.priorities.get(p).immediate_alert
+            ],
+            reply_alert_priorities=m.reply_alert_priorities,
+            satisfaction_alert_priorities=m.satisfaction_alert_priorities,
+            satisfaction_alert_below=m.satisfaction_alert_below,
+            daily_check_every=parse_duration_seconds(m.daily_check_every),
+            daily_check_priorities=m.daily_check_priorities,
+            no_progress_after=parse_duration_seconds(m.no_progress_after),
+            no_progress_priorities=m.no_progress_priorities,
+            response_targets=priorities,
+            teams=sorted(self.teams),
+            angry_complaint_min=self.modifiers.angry_complaint_min,
+        )
 
     @property
     def fallback(self) -> Scenario:

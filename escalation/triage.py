@@ -69,7 +69,7 @@ class PriorityOutcome:
 
     scenario: Scenario
     priority: Priority
-    response_minutes: int
+    response_seconds: int
     meaning_priority: Priority  # before the customer-based modifiers (premium, angry)
     several_users: str | None
     notes: tuple[str, ...]
@@ -236,13 +236,13 @@ def set_priority(
             raised.append("angry")
 
     if priority is scenario.priority:
-        response = scenario.response_minutes
+        response = scenario.response_seconds
     else:
-        response = policy.priorities.get(priority).response_minutes
+        response = policy.priorities.get(priority).response_seconds
     return PriorityOutcome(
         scenario=scenario,
         priority=priority,
-        response_minutes=response,
+        response_seconds=response,
         meaning_priority=meaning,
         several_users=several,
         notes=tuple(notes),
@@ -434,7 +434,8 @@ def triage(package: EscalationPackage, policy: Policy) -> TriageDecision:
         triggers=triggers,
         team=route(scenario, policy) if escalate else None,
         priority=outcome.priority if escalate else None,
-        response_target_minutes=outcome.response_minutes if escalate else None,
+        response_target_minutes=outcome.response_seconds // 60 if escalate else None,
+        response_target_seconds=outcome.response_seconds if escalate else None,
         scenario=scenario.id,
         sentiment=sentiment.label,
         time_sensitive=bool(quotes),

@@ -23,7 +23,10 @@ from types import TracebackType
 from typing import IO, Any, TypeVar
 
 from temporalio.api.enums.v1 import IndexedValueType
-from temporalio.api.operatorservice.v1 import ListSearchAttributesRequest
+from temporalio.api.operatorservice.v1 import (
+    AddSearchAttributesRequest,
+    ListSearchAttributesRequest,
+)
 from temporalio.client import Client
 from temporalio.common import SearchAttributeKey
 from temporalio.contrib.pydantic import pydantic_data_converter
@@ -406,13 +409,21 @@ async def start_local_env(
 
 
 async def start_time_skipping_env(**kwargs: Any) -> WorkflowEnvironment:
-    """`WorkflowEnvironment.start_time_skipping` with the installed test server and converter.
-
-    The time-skipping server has no operator service but accepts any search attribute upsert,
-    so nothing needs registering there.
-    """
-    return await WorkflowEnvironment.start_time_skipping(
+    """`WorkflowEnvironment.start_time_skipping` with the installed test server and converter,
+    and our search attributes registered (the test server implements AddSearchAttributes,
+    though not ListSearchAttributes; an upsert of an unregistered one fails the task)."""
+    env = await WorkflowEnvironment.start_time_skipping(
         data_converter=pydantic_data_converter,
         test_server_existing_path=find_binary("temporal-test-server"),
         **kwargs,
     )
+    await env.client.operator_service.add_search_attributes(
+        AddSearchAttributesRequest(
+            namespace=env.client.namespace,
+            search_attributes={
+                name: IndexedValueType.Value(f"INDEXED_VALUE_TYPE_{kind.upper()}")
+                for name, kind in SEARCH_ATTRIBUTES.items()
+            },
+        )
+    )
+    return env

@@ -3,9 +3,14 @@ started once per session; each test gets its own task queue and worker."""
 
 from __future__ import annotations
 
+import asyncio
+import json
+import re
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import pytest
@@ -13,8 +18,8 @@ from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 from activities.db import apply_migrations, connect
-from activities.settings import FaultInjection, Settings
-from escalation.models import TicketPayload, parse_payload
+from activities.settings import DEFAULT_POLICY, FaultInjection, Settings
+from escalation.models import TEAMS, TicketPayload, parse_payload
 from localstack.postgres import EmbeddedPostgres
 from localstack.smtp import SmtpSink
 from localstack.temporal import start_local_env
@@ -78,6 +83,95 @@ async def task_queue(client: Client, settings: Settings) -> AsyncIterator[str]:
     queue = f"escalations-{uuid.uuid4().hex[:8]}"
     async with create_worker(client, settings, queue):
         yield queue
+
+
+@dataclass
+class ReceivedRequest:
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: bytes
+    status: int  # what the receiver answered
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+@dataclass
+class WebhookReceiver:
+    """A real HTTP/1.1 endpoint on 127.0.0.1 that records every request; `fail_next` makes it
+    answer 500 to that many requests first, like a chat service having an outage."""
+
+    fail_next: int = 0
+    requests: list[ReceivedRequest] = field(default_factory=list)
+    port: int = 0
+    _server: asyncio.Server | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/hook"
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            method, path, _ = (await reader.readline()).decode("latin-1").split(" ", 2)
+            headers: dict[str, str] = {}
+            while (line := await reader.readline()) not in (b"\r\n", b"\n", b""):
+                name, _, value = line.decode("latin-1").partition(":")
+                headers[name.strip().lower()] = value.strip()
+            body = await reader.readexactly(int(headers.get("content-length", "0")))
+            status, reply = (500, b'{"error": "down"}') if self.fail_next else (200, b"ok")
+            self.fail_next = max(0, self.fail_next - 1)
+            self.requests.append(ReceivedRequest(method, path, headers, body, status))
+            reason = "OK" if status == 200 else "Internal Server Error"
+            writer.write(
+                f"HTTP/1.1 {status} {reason}\r\nContent-Type: text/plain\r\n"
+                f"Content-Length: {len(reply)}\r\nConnection: close\r\n\r\n".encode()
+                + reply
+            )
+            await writer.drain()
+        finally:
+            writer.close()
+
+    def for_ticket(self, ticket_id: str) -> list[ReceivedRequest]:
+        return [r for r in self.requests if ticket_id.encode() in r.body]
+
+
+@pytest.fixture
+async def webhook() -> AsyncIterator[WebhookReceiver]:
+    receiver = WebhookReceiver()
+    await receiver.start()
+    yield receiver
+    await receiver.stop()
+
+
+def policy_with_webhooks(tmp_path: Path, url: str | None, teams: tuple[str, ...] = TEAMS) -> Path:
+    """config/policy.toml with `teams` alerting by email and webhook (to `url`; None leaves
+    the URL out, a configuration mistake)."""
+    text = DEFAULT_POLICY.read_text(encoding="utf-8")
+    for team in teams:
+        block = re.search(rf"^\[teams\.{team}\]\n(?:[^\[\n].*\n)+", text, re.MULTILINE)
+        assert block, f"config/policy.toml has no [teams.{team}] block"
+        lines = [
+            line
+            for line in block.group().splitlines()
+            if not line.startswith(("channels", "webhook_url"))
+        ]
+        lines.append('channels = ["email", "webhook"]')
+        if url:
+            lines.append(f'webhook_url = "{url}"')
+        text = text.replace(block.group(), "\n".join(lines) + "\n")
+    path = tmp_path / "policy.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
 
 
 def load_example(name: str = "T-12345.json", **ticket: object) -> TicketPayload:

@@ -9,16 +9,20 @@ from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 
 import asyncpg
-from temporalio.client import Client, WorkflowHandle
+import pytest
+from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
 
 from activities.settings import FaultInjection
 from escalation import search_attributes as sa
 from escalation.messages import (
+    AgentResponse,
     EscalationInput,
     EscalationOutcome,
     EscalationStateName,
     EscalationStatus,
+    Reassign,
     ResolveInput,
+    SatisfactionInput,
     workflow_id_for,
 )
 from escalation.models import TicketPayload
@@ -285,4 +289,47 @@ async def test_several_users_with_the_same_error_lift_data_loss_to_p0(
     assert status.priority == "P0"
     assert status.scenario == "widespread_data_loss"
     assert status.team == "engineering"
+    await handle.terminate("test done")
+
+
+async def test_resolving_twice_is_rejected_with_the_reason(client: Client, task_queue: str) -> None:
+    handle = await start(client, task_queue, load_example(id=new_id()))
+    await wait_for_state(handle, EscalationStateName.ESCALATED)
+    answers = await asyncio.gather(
+        *(
+            handle.execute_update(
+                EscalationWorkflow.resolve, ResolveInput(agent=agent, resolution="Relinked")
+            )
+            for agent in ("ana", "bo")
+        ),
+        return_exceptions=True,
+    )
+    accepted = [a for a in answers if isinstance(a, EscalationStatus)]
+    rejected = [a for a in answers if isinstance(a, WorkflowUpdateFailedError)]
+    assert len(accepted) == 1 and len(rejected) == 1, answers
+    ticket_id = handle.id.removeprefix("escalation-")
+    assert f"ticket {ticket_id} is already resolved" in str(rejected[0].cause)
+    outcome = await handle.result()
+    assert outcome.outcome == "resolved"
+    assert outcome.resolved_by in ("ana", "bo")
+
+
+async def test_invalid_requests_are_rejected_with_a_clear_reason(
+    client: Client, task_queue: str
+) -> None:
+    handle = await start(client, task_queue, load_example(id=new_id()))
+    await wait_for_state(handle, EscalationStateName.ESCALATED)
+    cases = [
+        (EscalationWorkflow.reassign, Reassign(team="enginering"), "unknown team 'enginering'"),
+        (EscalationWorkflow.reassign, Reassign(team="engineering"), "already with engineering"),
+        (EscalationWorkflow.set_satisfaction, SatisfactionInput(score=0), "must be 1-5, got 0"),
+        (EscalationWorkflow.respond, AgentResponse(agent=" "), "agent must name who acts"),
+        (EscalationWorkflow.resolve, ResolveInput(agent="ana", resolution=""), "resolution must"),
+    ]
+    for update, argument, reason in cases:
+        with pytest.raises(WorkflowUpdateFailedError) as rejected:
+            await handle.execute_update(update, argument)
+        assert reason in str(rejected.value.cause), (reason, rejected.value.cause)
+    status = await handle.query(EscalationWorkflow.status)
+    assert status.team == "engineering" and status.satisfaction is None
     await handle.terminate("test done")

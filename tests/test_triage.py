@@ -623,6 +623,8 @@ WORDINGS: dict[str, list[tuple[str, str]]] = {
         ),
     ],
     "feature_broken": [
+        ("Export button does nothing", "The export button on the slideshow page does nothing."),
+        ("Clicking Share has no effect", "Pressing share on a gallery has no effect at all."),
         (
             "Slideshow",
             "Since yesterday's update the slideshow button doesn't do anything when I click it.",
