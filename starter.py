@@ -3,7 +3,15 @@
   decide FILE|-         print the triage decision (Contract 2); starts nothing
   start FILE|-          start the ticket's escalation (idempotent) and print its Temporal UI link
   status TICKET_ID      print the workflow's status query as JSON
+  reply TICKET_ID TEXT  forward a customer reply (signal)
+  satisfaction TICKET_ID SCORE [--comment C]
+  respond TICKET_ID --agent A [--note N]          first human response
+  wait-customer TICKET_ID [--agent A] [--question Q]  pause until the customer replies
+  reassign TICKET_ID TEAM [--reason R] [--agent A]
   resolve TICKET_ID --agent A --resolution TEXT [--unnecessary]
+
+Agent actions are workflow updates: the workflow's answer (its status) is printed, and a
+request it rejects (already resolved, unknown team, score outside 1-5) exits 2 with the reason.
 
 Exit codes: 0 success, 2 invalid input (the reason on stderr), 1 anything else.
 """
@@ -13,11 +21,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
 from datetime import UTC, datetime
+from getpass import getuser
 from pathlib import Path
 
-from temporalio.client import Client, WorkflowHandle
+from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.common import (
     SearchAttributePair,
     TypedSearchAttributes,
@@ -29,13 +39,24 @@ from temporalio.service import RPCError, RPCStatusCode
 from escalation import search_attributes as sa
 from escalation.config import Endpoints
 from escalation.messages import (
+    AgentResponse,
+    CustomerReply,
     EscalationInput,
     EscalationStateName,
     EscalationStatus,
+    Reassign,
     ResolveInput,
+    SatisfactionInput,
+    WaitOnCustomer,
     workflow_id_for,
 )
-from escalation.models import EscalationPackage, InvalidPayload, TicketPayload, parse_payload
+from escalation.models import (
+    EscalationPackage,
+    InvalidPayload,
+    Model,
+    TicketPayload,
+    parse_payload,
+)
 from escalation.policy import PolicyError, load_policy
 from escalation.triage import triage
 
@@ -61,8 +82,6 @@ def read_payload(source: str) -> TicketPayload:
 
 
 def policy_path() -> Path:
-    import os
-
     return Path(os.environ.get("ESCALATION_POLICY") or DEFAULT_POLICY)
 
 
@@ -136,19 +155,46 @@ async def status(ticket_id: str, endpoints: Endpoints) -> dict[str, object]:
     return answer.to_json_dict()
 
 
-async def resolve(args: argparse.Namespace, endpoints: Endpoints) -> dict[str, object]:
+def message_for(args: argparse.Namespace) -> tuple[str, Model]:
+    """The workflow message (update name, or signal name for `reply`) and its input."""
+    agent = getattr(args, "agent", None) or os.environ.get("ESCALATION_AGENT") or getuser()
+    match args.verb:
+        case "reply":
+            return "customer_replied", CustomerReply(text=args.text, at=datetime.now(UTC))
+        case "satisfaction":
+            return "set_satisfaction", SatisfactionInput(score=args.score, comment=args.comment)
+        case "respond":
+            return "respond", AgentResponse(agent=agent, note=args.note)
+        case "wait-customer":
+            return "wait_on_customer", WaitOnCustomer(agent=agent, question=args.question)
+        case "reassign":
+            return "reassign", Reassign(team=args.team, reason=args.reason, agent=agent)
+        case "resolve":
+            return "resolve", ResolveInput(
+                agent=agent, resolution=args.resolution, escalation_necessary=not args.unnecessary
+            )
+    raise UsageError(f"unknown verb {args.verb}")
+
+
+async def send(args: argparse.Namespace, endpoints: Endpoints) -> dict[str, object]:
+    """Send an agent action as an update (the workflow answers) or a reply as a signal."""
+    name, message = message_for(args)
     client = await connect(endpoints)
     handle = client.get_workflow_handle(workflow_id_for(args.ticket_id))
-    resolution = ResolveInput(
-        agent=args.agent, resolution=args.resolution, escalation_necessary=not args.unnecessary
-    )
     try:
-        await handle.signal("resolved", resolution)
+        if name == "customer_replied":
+            await handle.signal(name, message)
+            return {"ticketId": args.ticket_id, "signalled": name}
+        answer = await handle.execute_update(name, message, result_type=EscalationStatus)
+    except WorkflowUpdateFailedError as error:
+        raise UsageError(f"rejected: {error.cause.message if error.cause else error}") from None
     except RPCError as error:
-        if error.status == RPCStatusCode.NOT_FOUND:
-            raise UsageError(f"no open escalation for ticket {args.ticket_id}") from None
+        if error.status == RPCStatusCode.NOT_FOUND and "not found" in error.message.lower():
+            raise UsageError(f"no escalation for ticket {args.ticket_id}") from None
+        if "completed" in error.message.lower():
+            raise UsageError(f"ticket {args.ticket_id} is closed: {error.message}") from None
         raise
-    return {"ticketId": args.ticket_id, "signalled": "resolved"}
+    return answer.to_json_dict()
 
 
 def parser() -> argparse.ArgumentParser:
@@ -157,6 +203,26 @@ def parser() -> argparse.ArgumentParser:
     verbs.add_parser("decide", help="print the triage decision").add_argument("file")
     verbs.add_parser("start", help="start the ticket's escalation").add_argument("file")
     verbs.add_parser("status", help="the escalation's status").add_argument("ticket_id")
+    reply = verbs.add_parser("reply", help="forward a customer reply")
+    reply.add_argument("ticket_id")
+    reply.add_argument("text")
+    satisfaction = verbs.add_parser("satisfaction", help="record a CSAT score 1-5")
+    satisfaction.add_argument("ticket_id")
+    satisfaction.add_argument("score", type=int)
+    satisfaction.add_argument("--comment")
+    respond = verbs.add_parser("respond", help="the first human response")
+    respond.add_argument("ticket_id")
+    respond.add_argument("--agent", required=True)
+    respond.add_argument("--note")
+    wait = verbs.add_parser("wait-customer", help="pause the clock until the customer replies")
+    wait.add_argument("ticket_id")
+    wait.add_argument("--agent", help="default: $ESCALATION_AGENT or your user name")
+    wait.add_argument("--question")
+    reassign = verbs.add_parser("reassign", help="hand the ticket to another team")
+    reassign.add_argument("ticket_id")
+    reassign.add_argument("team")
+    reassign.add_argument("--reason")
+    reassign.add_argument("--agent", help="default: $ESCALATION_AGENT or your user name")
     resolve_cli = verbs.add_parser("resolve", help="resolve the escalation")
     resolve_cli.add_argument("ticket_id")
     resolve_cli.add_argument("--agent", required=True)
@@ -175,7 +241,7 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
         return await start(args.file, endpoints)
     if args.verb == "status":
         return await status(args.ticket_id, endpoints)
-    return await resolve(args, endpoints)
+    return await send(args, endpoints)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -4,10 +4,11 @@ started once per session; each test gets its own task queue and worker."""
 from __future__ import annotations
 
 import asyncio
+import inspect
 import json
 import re
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -172,6 +173,18 @@ def policy_with_webhooks(tmp_path: Path, url: str | None, teams: tuple[str, ...]
     path = tmp_path / "policy.toml"
     path.write_text(text, encoding="utf-8")
     return path
+
+
+async def eventually(check: Callable[[], Any], within: float = 20, every: float = 0.2) -> Any:
+    """Poll `check` (sync or async) until it returns something truthy; return that."""
+    async with asyncio.timeout(within):
+        while True:
+            result = check()
+            if inspect.isawaitable(result):
+                result = await result
+            if result:
+                return result
+            await asyncio.sleep(every)
 
 
 def load_example(name: str = "T-12345.json", **ticket: object) -> TicketPayload:

@@ -150,3 +150,53 @@ def test_status_of_an_unknown_ticket_exits_2(temporal_env: WorkflowEnvironment) 
     result = run_cli("status", "T-does-not-exist", env={"TEMPORAL_ADDRESS": address})
     assert result.returncode == 2
     assert "no escalation for ticket T-does-not-exist" in result.stderr
+
+
+async def test_agent_verbs_drive_the_escalation_and_rejections_exit_2(
+    client: Client, task_queue: str, tmp_path: Path
+) -> None:
+    ticket_id = f"T-{uuid.uuid4().hex[:10]}"
+    payload_file = tmp_path / "ticket.json"
+    payload_file.write_text(json.dumps(seed_payload(id=ticket_id)))
+    env = {
+        "TEMPORAL_ADDRESS": client.service_client.config.target_host,
+        "ESCALATION_TASK_QUEUE": task_queue,
+    }
+
+    async def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return await asyncio.to_thread(run_cli, *args, env=env)
+
+    assert (await cli("start", str(payload_file))).returncode == 0
+    await wait_for_state(
+        client.get_workflow_handle(workflow_id_for(ticket_id)), EscalationStateName.ESCALATED
+    )
+
+    replied = await cli("reply", ticket_id, "Any news about my photos?")
+    assert replied.returncode == 0, replied.stderr
+    bad_score = await cli("satisfaction", ticket_id, "7")
+    assert bad_score.returncode == 2 and "score must be 1-5, got 7" in bad_score.stderr
+    score = await cli("satisfaction", ticket_id, "2", "--comment", "slow")
+    assert score.returncode == 0 and json.loads(score.stdout)["satisfaction"] == 2
+
+    responded = json.loads((await cli("respond", ticket_id, "--agent", "ana")).stdout)
+    assert responded["respondedBy"] == "ana" and responded["state"] == "responded"
+    waiting = await cli("wait-customer", ticket_id, "--agent", "ana", "--question", "Which album?")
+    assert json.loads(waiting.stdout)["state"] == "waiting_on_customer"
+    assert (await cli("reply", ticket_id, "The wedding album")).returncode == 0
+
+    unknown = await cli("reassign", ticket_id, "marketing")
+    assert unknown.returncode == 2 and "unknown team 'marketing'" in unknown.stderr
+    moved = await cli("reassign", ticket_id, "billing", "--reason", "refund asked")
+    assert moved.returncode == 0 and json.loads(moved.stdout)["team"] == "billing"
+
+    status = json.loads((await cli("status", ticket_id)).stdout)
+    assert status["customerReplies"] == 2 and status["paused"] is False
+    assert status["pausedSeconds"] > 0
+    kinds = {alert["kind"] for alert in status["alerts"]}
+    assert {"customer_replied", "satisfaction_drop", "customer_answered", "reassigned"} <= kinds
+
+    resolved = await cli("resolve", ticket_id, "--agent", "ana", "--resolution", "Relinked")
+    assert resolved.returncode == 0, resolved.stderr
+    again = await cli("resolve", ticket_id, "--agent", "ana", "--resolution", "Relinked")
+    assert again.returncode == 2
+    assert "already resolved" in again.stderr or "closed" in again.stderr

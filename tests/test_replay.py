@@ -45,7 +45,8 @@ async def test_recorded_history_replays_with_current_workflow_code(path: Path) -
     await replayer().replay_workflow(history)
 
 
-async def _record(client: Client, handle_id: str, name: str) -> None:
+async def record_and_replay(client: Client, handle_id: str, name: str) -> None:
+    """Replay a fresh history now; with RECORD_HISTORIES=1 also keep it for the guard."""
     history = await client.get_workflow_handle(handle_id).fetch_history()
     await replayer().replay_workflow(history)  # fresh histories replay too
     if os.environ.get("RECORD_HISTORIES"):
@@ -57,7 +58,7 @@ async def test_escalated_then_resolved_run_replays(client: Client, task_queue: s
     await wait_for_state(handle, EscalationStateName.ESCALATED)
     await handle.signal(EscalationWorkflow.resolved, ResolveInput(agent="ana", resolution="Done"))
     await handle.result()
-    await _record(client, handle.id, "escalated_then_resolved")
+    await record_and_replay(client, handle.id, "escalated_then_resolved")
 
 
 async def test_auto_response_run_replays(client: Client, task_queue: str) -> None:
@@ -71,4 +72,4 @@ async def test_auto_response_run_replays(client: Client, task_queue: str) -> Non
     )
     handle = await start(client, task_queue, payload)
     assert (await handle.result()).outcome == "auto-response"
-    await _record(client, handle.id, "auto_response")
+    await record_and_replay(client, handle.id, "auto_response")

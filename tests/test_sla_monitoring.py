@@ -32,6 +32,7 @@ from escalation.sla import AlertRecord
 from localstack.smtp import SmtpSink
 from localstack.temporal import start_time_skipping_env
 from tests.conftest import WebhookReceiver, load_example, policy_with_webhooks
+from tests.test_replay import record_and_replay
 from worker import create_worker
 from workflows.escalation import EscalationWorkflow
 
@@ -372,3 +373,53 @@ async def test_300_replies_continue_as_new_keeping_every_deadline_and_alert(
     [breach] = await monitor.delivered(handle, "response_breach")
     assert breach.due_at == before.response_due_at
     await handle.terminate("test done")
+
+
+async def test_failing_webhook_is_retried_with_backoff_and_delivered_once(
+    monitor: Monitor,
+) -> None:
+    handle = await monitor.start(ticket())
+    ticket_id = handle.id.removeprefix("escalation-")
+    await monitor.sleep(minutes=50)  # past the 45-minute warning
+    await monitor.delivered(handle, "response_warning")
+    monitor.webhook.fail_next = 2  # the chat service is down for the next two deliveries
+    await monitor.sleep(minutes=11)
+    [breach] = await monitor.delivered(handle, "response_breach")
+    hooks = [
+        r
+        for r in monitor.webhook.for_ticket(ticket_id)
+        if "no human response within" in r.json()["text"].lower()
+    ]
+    assert [r.status for r in hooks] == [500, 500, 200]
+    assert len({r.headers["idempotency-key"] for r in hooks}) == 1
+    mails = [
+        m
+        for m in monitor.sink.messages()
+        if m.message["X-Escalation-Ticket"] == ticket_id
+        and "no human response within" in m.message["Subject"].lower()
+    ]
+    assert len(mails) == 1  # the email went out on the first attempt and was not re-sent
+    assert breach.failed is None
+    await handle.terminate("test done")
+
+
+async def test_a_monitored_run_through_every_message_replays(monitor: Monitor) -> None:
+    """Record a history that exercises the whole clock, for the replay guard."""
+    handle = await monitor.start(ticket(**P2_TICKET))
+    await monitor.sleep(hours=5)
+    await monitor.delivered(handle, "response_breach")
+    await handle.signal(EscalationWorkflow.customer_replied, CustomerReply(text="Hello?"))
+    await handle.execute_update(EscalationWorkflow.set_satisfaction, SatisfactionInput(score=2))
+    await handle.execute_update(EscalationWorkflow.respond, AgentResponse(agent="bo"))
+    await handle.execute_update(EscalationWorkflow.wait_on_customer, WaitOnCustomer(agent="bo"))
+    await monitor.sleep(hours=20)
+    await monitor.delivered(handle, "daily_status")
+    await handle.signal(EscalationWorkflow.customer_replied, CustomerReply(text="Here it is"))
+    await handle.execute_update(EscalationWorkflow.reassign, Reassign(team="billing"))
+    await monitor.sleep(hours=50)
+    await monitor.delivered(handle, "no_progress")
+    await handle.execute_update(
+        EscalationWorkflow.resolve, ResolveInput(agent="bo", resolution="Fixed the export")
+    )
+    assert (await handle.result()).outcome == "resolved"
+    await record_and_replay(monitor.client, handle.id, "monitored_p2_run")
