@@ -9,6 +9,7 @@ import json
 import logging
 import sys
 import time
+from datetime import datetime
 from email import policy as email_policy
 from email.message import EmailMessage
 from email.parser import BytesParser
@@ -49,7 +50,10 @@ async def run_ticket(endpoints: Endpoints) -> EscalationStatus:
     while True:
         try:
             status = await handle.query("status", result_type=EscalationStatus)
-            if status.state not in (EscalationStateName.RECEIVED,):
+            if status.sla_due_at is not None or status.state in (
+                EscalationStateName.AUTO_RESPONSE,
+                EscalationStateName.RESOLVED,
+            ):
                 return status
         except Exception:  # the worker may still be starting: keep asking until the deadline
             if time.monotonic() > deadline:
@@ -57,6 +61,10 @@ async def run_ticket(endpoints: Endpoints) -> EscalationStatus:
         if time.monotonic() > deadline:
             raise StackError("T-12345 did not escalate within 2 minutes: see .state/worker.log")
         await asyncio.sleep(0.3)
+
+
+def _utc(moment: datetime | None) -> str:
+    return f"{moment:%Y-%m-%d %H:%M:%S} UTC" if moment else "-"
 
 
 def _readable(message: EmailMessage) -> str:
@@ -103,7 +111,12 @@ def main() -> int:
             print(status.summary_markdown)
             print(f"{RULE}\nAcknowledgement email (Step 5) as received by the SMTP sink\n{RULE}")
             print(acknowledgement_as_received(mail_dir, stack))
-            print(f"{RULE}\nQuality checks: " + json.dumps(status.quality_checks) + f"\n{RULE}")
+            print(f"{RULE}\nQuality checks: " + json.dumps(status.quality_checks))
+            print(
+                "SLA clock (Step 8): 75% warning at "
+                f"{_utc(status.response_warning_at)}, response due {_utc(status.response_due_at)}"
+                f", manager escalation at {_utc(status.manager_escalation_at)}\n{RULE}"
+            )
             workflow_id = workflow_id_for("T-12345")
             p1 = quote('EscalationPriority="P1"')
             ui = endpoints.temporal_ui_url

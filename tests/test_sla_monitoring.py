@@ -423,3 +423,24 @@ async def test_a_monitored_run_through_every_message_replays(monitor: Monitor) -
     )
     assert (await handle.result()).outcome == "resolved"
     await record_and_replay(monitor.client, handle.id, "monitored_p2_run")
+
+
+async def test_p0_alerts_the_team_at_once_and_again_at_its_target(monitor: Monitor) -> None:
+    handle = await monitor.start(
+        ticket(
+            subject="Site is down for everyone",
+            description="Your whole website is down, none of our clients can open any gallery. "
+            "Every page returns a 502 error.",
+            urgency="critical",
+        )
+    )
+    status = await monitor.status(handle)
+    assert status.priority == "P0"
+    [immediate] = await monitor.delivered(handle, "immediate")
+    assert immediate.due_at == status.escalated_at
+    assert await monitor.alerts(handle, "response_warning") == []  # P0 is alerted at once
+    await monitor.sleep(minutes=16)
+    [breach] = await monitor.delivered(handle, "response_breach")
+    assert breach.due_at == status.response_due_at
+    assert status.escalated_at and breach.due_at - status.escalated_at == timedelta(minutes=15)
+    await handle.terminate("test done")
