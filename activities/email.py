@@ -9,8 +9,8 @@ from email.utils import formatdate
 from urllib.parse import unquote, urlsplit
 
 import aiosmtplib
-from temporalio import activity
 
+from activities.delivery import Notification, deliver_once
 from activities.settings import Settings
 from escalation.messages import NotificationResult
 
@@ -48,48 +48,24 @@ async def send_email_once(
     subject: str,
     body: str,
 ) -> NotificationResult:
-    """Record, send, mark sent — in one transaction holding the row lock, so a concurrent or
-    retried attempt waits and then finds the message already sent."""
+    """Send the email once per key (see activities.delivery), with a Message-ID derived from
+    the key so that even a resend after a crash is recognisably the same mail."""
     message_id = message_id_for(key)
-    try:
-        async with settings.pool.acquire() as db, db.transaction():
-            await db.execute(
-                """
-                INSERT INTO notifications (idempotency_key, ticket_id, kind, channel, recipient,
-                                           subject, body, message_id)
-                VALUES ($1, $2, $3, 'email', $4, $5, $6, $7)
-                ON CONFLICT (idempotency_key) DO NOTHING
-                """,
-                key,
-                ticket_id,
-                kind,
-                recipient,
-                subject,
-                body,
-                message_id,
-            )
-            row = await db.fetchrow(
-                "SELECT status FROM notifications WHERE idempotency_key = $1 FOR UPDATE", key
-            )
-            already_sent = row["status"] == "sent"
-            if not already_sent:
-                message = EmailMessage()
-                message["From"] = settings.sender
-                message["To"] = recipient
-                message["Subject"] = subject
-                message["Message-ID"] = message_id
-                message["Date"] = formatdate(usegmt=True)
-                message["X-Escalation-Ticket"] = ticket_id
-                message.set_content(body)
-                await deliver(settings.smtp_url, message)
-                await db.execute(
-                    "UPDATE notifications SET status = 'sent', sent_at = now(),"
-                    " attempts = attempts + 1 WHERE idempotency_key = $1",
-                    key,
-                )
-    except Exception as error:
-        await record_failed_attempt(
-            settings,
+
+    async def send() -> None:
+        message = EmailMessage()
+        message["From"] = settings.sender
+        message["To"] = recipient
+        message["Subject"] = subject
+        message["Message-ID"] = message_id
+        message["Date"] = formatdate(usegmt=True)
+        message["X-Escalation-Ticket"] = ticket_id
+        message.set_content(body)
+        await deliver(settings.smtp_url, message)
+
+    already_sent = await deliver_once(
+        settings,
+        Notification(
             key=key,
             ticket_id=ticket_id,
             kind=kind,
@@ -98,9 +74,9 @@ async def send_email_once(
             subject=subject,
             body=body,
             message_id=message_id,
-            error=error,
-        )
-        raise
+        ),
+        send,
+    )
     return NotificationResult(
         idempotency_key=key,
         message_id=message_id,
@@ -108,46 +84,3 @@ async def send_email_once(
         subject=subject,
         already_sent=already_sent,
     )
-
-
-async def record_failed_attempt(
-    settings: Settings,
-    *,
-    key: str,
-    ticket_id: str,
-    kind: str,
-    channel: str,
-    recipient: str,
-    subject: str | None,
-    body: str,
-    error: BaseException,
-    message_id: str | None = None,
-) -> None:
-    """Count a failed delivery and keep its error on the notification row, so a channel that is
-    down shows in the database while Temporal retries. Runs on its own connection after the
-    sending transaction rolled back (that rollback may have removed the row: hence the upsert);
-    a failure to record is logged, never allowed to hide the delivery error."""
-    reason = f"{type(error).__name__}: {error}"[:2000]
-    activity.logger.warning("%s delivery %s failed: %s", channel, key, reason)
-    try:
-        await settings.pool.execute(
-            """
-            INSERT INTO notifications (idempotency_key, ticket_id, kind, channel, recipient,
-                                       subject, body, message_id, attempts, last_error)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 1, $9)
-            ON CONFLICT (idempotency_key) DO UPDATE
-                SET attempts = notifications.attempts + 1, last_error = EXCLUDED.last_error
-                WHERE notifications.status <> 'sent'
-            """,
-            key,
-            ticket_id,
-            kind,
-            channel,
-            recipient,
-            subject,
-            body,
-            message_id,
-            reason,
-        )
-    except Exception:
-        activity.logger.exception("could not record the failed delivery %s", key)

@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from activities.email import record_failed_attempt
+from activities.delivery import Notification, deliver_once
 from activities.settings import Settings
 
 WEBHOOK_TIMEOUT_SECONDS = 10.0
@@ -61,49 +61,13 @@ async def post_webhook_once(
     """POST `payload` as JSON to `url` unless the row under `key` says it was sent already;
     returns True when a previous attempt had sent it.
 
-    Record, post, mark sent in one transaction holding the row lock, so a concurrent or retried
-    attempt waits and then finds it sent. A failure is counted on the row (attempts,
-    last_error) on a separate connection after the rollback, then re-raised for Temporal's
-    retry with backoff.
+    The once-per-key mechanism is activities.delivery.deliver_once.
     """
     body = json.dumps(payload, ensure_ascii=False)
-    try:
-        async with settings.pool.acquire() as db, db.transaction():
-            await db.execute(
-                """
-                INSERT INTO notifications (idempotency_key, ticket_id, kind, channel, recipient,
-                                           body)
-                VALUES ($1, $2, $3, 'webhook', $4, $5)
-                ON CONFLICT (idempotency_key) DO NOTHING
-                """,
-                key,
-                ticket_id,
-                kind,
-                url,
-                body,
-            )
-            row = await db.fetchrow(
-                "SELECT status FROM notifications WHERE idempotency_key = $1 FOR UPDATE", key
-            )
-            if row["status"] == "sent":
-                return True
-            await _post(url, key, body.encode())
-            await db.execute(
-                "UPDATE notifications SET status = 'sent', sent_at = now(),"
-                " attempts = attempts + 1 WHERE idempotency_key = $1",
-                key,
-            )
-    except Exception as error:
-        await record_failed_attempt(
-            settings,
-            key=key,
-            ticket_id=ticket_id,
-            kind=kind,
-            channel="webhook",
-            recipient=url,
-            subject=None,
-            body=body,
-            error=error,
-        )
-        raise
-    return False
+    return await deliver_once(
+        settings,
+        Notification(
+            key=key, ticket_id=ticket_id, kind=kind, channel="webhook", recipient=url, body=body
+        ),
+        lambda: _post(url, key, body.encode()),
+    )
