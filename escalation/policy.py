@@ -119,19 +119,24 @@ class TeamConfig(_Strict):
     channels: Annotated[list[Literal["email", "webhook"]], Field(min_length=1)] = ["email"]
 
 
-class PriorityConfig(_Strict):
+class _ResponseTarget:
+    """Reads a model's `response` duration in minutes (the contract) or seconds (the clock).
+    A plain mixin: the models declare the field themselves, where their key order wants it."""
+
+    @property
+    def response_minutes(self) -> int:
+        return parse_duration(self.response)  # type: ignore[attr-defined]
+
+    @property
+    def response_seconds(self) -> int:
+        return parse_duration_seconds(self.response)  # type: ignore[attr-defined]
+
+
+class PriorityConfig(_Strict, _ResponseTarget):
     label: Annotated[str, Field(min_length=1)]
     response: Duration
     indicator: str = ""
     immediate_alert: bool = False
-
-    @property
-    def response_minutes(self) -> int:
-        return parse_duration(self.response)
-
-    @property
-    def response_seconds(self) -> int:
-        return parse_duration_seconds(self.response)
 
 
 class Priorities(_Strict):
@@ -144,7 +149,7 @@ class Priorities(_Strict):
         return getattr(self, Priority(priority).value)
 
 
-class Scenario(_Strict):
+class Scenario(_Strict, _ResponseTarget):
     id: ScenarioId
     label: Annotated[str, Field(min_length=1)]
     team: str
@@ -161,14 +166,6 @@ class Scenario(_Strict):
     several_users: str | None = None
     premium_scenario: str | None = None
     playbook: list[str] = []
-
-    @property
-    def response_minutes(self) -> int:
-        return parse_duration(self.response)
-
-    @property
-    def response_seconds(self) -> int:
-        return parse_duration_seconds(self.response)
 
 
 class TriggerConfig(_Strict):

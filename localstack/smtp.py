@@ -198,17 +198,6 @@ class SmtpSink:
     ) -> None:
         self.stop()
 
-    async def __aenter__(self) -> SmtpSink:
-        return self.start()
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
     # --- internals ----------------------------------------------------------------------------
 
     def _first(self, predicate: Predicate | None) -> ReceivedMessage | None:

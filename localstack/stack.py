@@ -8,7 +8,6 @@ by a crashed demo is recovered automatically.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
 import subprocess
@@ -233,18 +232,6 @@ class LocalStack:
             self.stop()
         finally:
             self._restore_signals()
-
-    async def __aenter__(self) -> LocalStack:
-        await asyncio.to_thread(self.start)
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await asyncio.to_thread(self.stop)
 
     # --- internals ----------------------------------------------------------------------------
 
