@@ -15,15 +15,22 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[local,test]'
 	@touch $(STAMP)
 
-# Debian's docker-compose validates docker-compose.yml in the tests (no Docker engine needed).
+# Debian packages the tests use: docker-compose validates docker-compose.yml (no engine needed),
+# chromium runs the browser tests (driven by Playwright; never `playwright install`).
+APT_PACKAGES := docker-compose chromium
+
 system-deps:
-	@command -v docker-compose >/dev/null 2>&1 || docker compose version >/dev/null 2>&1 || \
-	  { if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-	      echo "installing docker-compose (Debian package) for the compose validation test"; \
-	      (apt-get install -y -qq docker-compose >/dev/null 2>&1 || \
-	       (apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq docker-compose >/dev/null 2>&1)) || \
-	      echo "warning: could not install docker-compose; the compose test will skip"; \
-	    else echo "note: docker-compose not found; the compose test will skip"; fi; }
+	@missing=""; \
+	command -v docker-compose >/dev/null 2>&1 || docker compose version >/dev/null 2>&1 || missing="$$missing docker-compose"; \
+	test -x /usr/bin/chromium || missing="$$missing chromium"; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing Debian packages:$$missing"; \
+	    (apt-get install -y -qq $$missing >/dev/null 2>&1 || \
+	     (apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq $$missing >/dev/null 2>&1)) || \
+	    echo "warning: could not install$$missing; the tests that need them will skip"; \
+	  else echo "note:$$missing not installed (needs root and apt-get); those tests will skip"; fi; \
+	fi
 
 demo: install
 	$(BIN)/python -m localstack.demo
