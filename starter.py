@@ -261,4 +261,10 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    code = main()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # Leave without interpreter finalisation: the Temporal client's runtime threads may still
+    # call into Python while it shuts down ("PyGILState_Release ... finalizing"), which turned a
+    # successful command into a crash now and then. Everything is flushed; nothing is pending.
+    os._exit(code)

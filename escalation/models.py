@@ -25,8 +25,17 @@ from pydantic.alias_generators import to_camel
 MAX_DESCRIPTION_CHARS = 20_000
 MAX_SUBJECT_CHARS = 300
 
-_EMAIL = re.compile(r"^[^@\s<>\"]+@[^@\s<>\"]+\.[^@\s<>\"]+$")
-_TICKET_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$")
+# The rules below are written so that Python's `re` and JSON Schema's ECMA-262 regexes read
+# them the same way (no `\s`, whose meaning differs): the OpenAPI spec publishes them as is.
+_CONTROLS = r"\x00-\x1f\x7f-\x9f\u2028\u2029"  # C0/C1 controls, DEL, line separators
+_SPACES = r" \xa0\u1680\u2000-\u200a\u202f\u205f\u3000"
+_EMAIL_PART = rf'[^@<>"{_CONTROLS}{_SPACES}]+'
+EMAIL_PATTERN = rf"^{_EMAIL_PART}@{_EMAIL_PART}\.{_EMAIL_PART}$"
+TICKET_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$"
+ONE_LINE_PATTERN = rf"^[^{_CONTROLS}]*$"
+_EMAIL = re.compile(EMAIL_PATTERN)
+_TICKET_ID = re.compile(TICKET_ID_PATTERN)
+_ONE_LINE = re.compile(ONE_LINE_PATTERN)
 
 
 PREMIUM_STATUSES = frozenset({"premium", "pro", "business", "enterprise"})
@@ -79,13 +88,20 @@ def _lower(value: Any) -> Any:
 
 def _email(value: str) -> str:
     value = value.strip()
-    if not _EMAIL.match(value):
+    if not _EMAIL.fullmatch(value):
         raise ValueError("is not an email address")
     return value
 
 
+def _one_line(value: str) -> str:
+    """A subject is one line: a newline or control character would break email headers."""
+    if not _ONE_LINE.fullmatch(value):
+        raise ValueError("must be one line without control characters")
+    return value
+
+
 def _ticket_id(value: str) -> str:
-    if not _TICKET_ID.match(value):
+    if not _TICKET_ID.fullmatch(value):
         raise ValueError(
             "must be 1-64 letters, digits, '.', '_', ':' or '-', starting with a letter or digit"
         )
@@ -93,8 +109,11 @@ def _ticket_id(value: str) -> str:
 
 
 UtcDatetime = Annotated[datetime, AfterValidator(_utc)]
-Email = Annotated[str, AfterValidator(_email)]
-TicketId = Annotated[str, AfterValidator(_ticket_id)]
+# Checked by the validators (with messages that name the problem), published in the schema.
+Email = Annotated[str, AfterValidator(_email), Field(json_schema_extra={"pattern": EMAIL_PATTERN})]
+TicketId = Annotated[
+    str, AfterValidator(_ticket_id), Field(json_schema_extra={"pattern": TICKET_ID_PATTERN})
+]
 
 
 class Model(BaseModel):
@@ -110,7 +129,15 @@ class Model(BaseModel):
 
 class Ticket(Model):
     id: TicketId
-    subject: Annotated[str, Field(min_length=1, max_length=MAX_SUBJECT_CHARS)]
+    subject: Annotated[
+        str,
+        Field(
+            min_length=1,
+            max_length=MAX_SUBJECT_CHARS,
+            json_schema_extra={"pattern": ONE_LINE_PATTERN},
+        ),
+        AfterValidator(_one_line),
+    ]
     description: Annotated[str, Field(max_length=MAX_DESCRIPTION_CHARS)] = ""
     category: str | None = None
     urgency: Annotated[Urgency, BeforeValidator(_lower)]

@@ -5,8 +5,11 @@ then keeps everything running until Ctrl-C."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import logging
+import os
+import secrets
 import sys
 import time
 from datetime import datetime
@@ -22,6 +25,7 @@ from activities.db import apply_migrations, connect
 from escalation.config import Endpoints
 from escalation.messages import EscalationStateName, EscalationStatus, workflow_id_for
 from localstack.errors import StackError
+from localstack.ports import ensure_port_free, wait_for_port
 from localstack.stack import PROJECT_ROOT, LocalStack
 
 EXAMPLES = PROJECT_ROOT / "examples"
@@ -63,6 +67,46 @@ async def run_ticket(endpoints: Endpoints) -> EscalationStatus:
         await asyncio.sleep(0.3)
 
 
+def start_web(stack: LocalStack) -> tuple[str, str]:
+    """The web app (queue, ticket pages, intake API) with a demo agent whose token is made now
+    and stored only as a hash; the ticketing system's webhook secret is kept in the state dir."""
+    from web.auth import new_token, write_agents_file
+
+    port = int(os.environ.get("WEB_PORT", "8000"))
+    ensure_port_free("127.0.0.1", port, "web app", "WEB_PORT")
+    token = new_token()
+    agents = stack.state_dir / "agents.toml"
+    write_agents_file(agents, {"demo-agent": ("engineering", token)})
+    secret_file = stack.state_dir / "webhook-secret"
+    if not secret_file.exists():
+        secret_file.write_text("whsec_" + base64.b64encode(secrets.token_bytes(24)).decode())
+        secret_file.chmod(0o600)
+    url = f"http://127.0.0.1:{port}"
+    stack.spawn(
+        "web",
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "web.app:app",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+        ],
+        env={
+            "ESCALATION_AGENTS": str(agents),
+            "ESCALATION_WEBHOOK_SECRETS": secret_file.read_text().strip(),
+            "ESCALATION_PUBLIC_URL": url,
+        },
+    )
+    if not wait_for_port("127.0.0.1", port, timeout=30):
+        raise StackError(f"the web app did not start: see {stack.state_dir / 'web.log'}")
+    return url, token
+
+
 def _utc(moment: datetime | None) -> str:
     return f"{moment:%Y-%m-%d %H:%M:%S} UTC" if moment else "-"
 
@@ -101,6 +145,7 @@ def main() -> int:
             print(stack.summary())
             asyncio.run(seed_database(stack.database_url))
             stack.spawn("worker", [sys.executable, str(PROJECT_ROOT / "worker.py")])
+            web_url, agent_token = start_web(stack)
             endpoints = Endpoints.from_env(stack.env_vars())
             status = asyncio.run(run_ticket(endpoints))
             mail_dir = stack.sink.mail_dir if stack.sink else None
@@ -123,6 +168,8 @@ def main() -> int:
             print(f"Temporal UI, this run:  {endpoints.workflow_url(workflow_id)}")
             p1_list = f"{ui}/namespaces/{endpoints.namespace}/workflows?query={p1}"
             print(f"Temporal UI, P1 filter: {p1_list}")
+            print(f"Dashboard (Step 9):     {web_url}/  (agent token: {agent_token})")
+            print(f"This ticket:            {web_url}/tickets/T-12345")
             print("Status:  .venv/bin/python starter.py status T-12345")
             print(
                 "Resolve: .venv/bin/python starter.py resolve T-12345 --agent you "

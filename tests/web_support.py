@@ -1,0 +1,243 @@
+"""Helpers for the web tests: signing webhooks like a helpdesk, agent tokens, building the app
+against the session's Temporal dev server and PostgreSQL, and serving it for real.
+
+Not a conftest: only the test_web_* modules use these, and they say so by importing them."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import dataclasses
+import json
+import threading
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import uvicorn
+from fastapi import FastAPI
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.service import RPCError, RPCStatusCode
+
+from activities.db import connect
+from activities.settings import Settings
+from escalation.config import Endpoints
+from escalation.messages import workflow_id_for
+from localstack.ports import free_port
+from tests.conftest import EXAMPLES
+from web.app import create_app
+from web.auth import (
+    AgentDirectory,
+    WebhookVerifier,
+    new_token,
+    parse_secret,
+    sign,
+    write_agents_file,
+)
+from web.services import WebConfig
+from worker import create_worker
+
+
+def make_secret(seed: bytes) -> tuple[str, bytes]:
+    """A "whsec_..." secret as the helpdesk is given it, and its key bytes."""
+    text = "whsec_" + base64.b64encode(seed.ljust(32, b".")).decode()
+    return text, parse_secret(text)
+
+
+OLD_SECRET_TEXT, OLD_SECRET = make_secret(b"old rotation secret")
+SECRET_TEXT, SECRET = make_secret(b"current helpdesk secret")
+UNKNOWN_SECRET_TEXT, UNKNOWN_SECRET = make_secret(b"someone else's secret")
+
+AGENTS = {"ana": "engineering", "bo": "billing"}
+
+
+def new_ticket_id(prefix: str = "W") -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:10]}"
+
+
+def ticket_body(ticket_id: str, **ticket: Any) -> bytes:
+    """The seed ticket (Mike's vanished wedding photos: premium, P1, time-sensitive) as the
+    helpdesk would send it, under a fresh id."""
+    data = json.loads((EXAMPLES / "T-12345.json").read_text())
+    data["ticket"].update(id=ticket_id, **ticket)
+    return json.dumps(data).encode()
+
+
+def signed_headers(
+    body: bytes,
+    secret: bytes = SECRET,
+    *,
+    webhook_id: str | None = None,
+    timestamp: int | None = None,
+) -> dict[str, str]:
+    """Standard-Webhooks headers for `body`, as a helpdesk holding `secret` sends them."""
+    webhook_id = webhook_id or f"msg_{uuid.uuid4().hex}"
+    timestamp = int(time.time()) if timestamp is None else timestamp
+    return {
+        "content-type": "application/json",
+        "webhook-id": webhook_id,
+        "webhook-timestamp": str(timestamp),
+        "webhook-signature": sign(secret, webhook_id, timestamp, body),
+    }
+
+
+@dataclass(frozen=True)
+class WebSetup:
+    config: WebConfig
+    tokens: dict[str, str]  # agent name -> token
+
+    def bearer(self, agent: str = "ana") -> dict[str, str]:
+        return {"authorization": f"Bearer {self.tokens[agent]}"}
+
+
+def web_setup(
+    client: Client,
+    database_url: str,
+    task_queue: str,
+    tmp_path: Path,
+    *,
+    secrets: tuple[bytes, ...] = (SECRET,),
+    public_url: str = "http://testserver",
+) -> WebSetup:
+    """A WebConfig for this test's Temporal server, database and task queue, with freshly
+    minted agent tokens stored (hashed) in a temporary agents file."""
+    tokens = {name: new_token() for name in AGENTS}
+    path = tmp_path / "agents.toml"
+    write_agents_file(path, {name: (AGENTS[name], token) for name, token in tokens.items()})
+    endpoints = dataclasses.replace(
+        Endpoints.from_env(),
+        temporal_address=client.service_client.config.target_host,
+        namespace=client.namespace,
+        database_url=database_url,
+        task_queue=task_queue,
+    )
+    config = WebConfig(
+        endpoints=endpoints,
+        verifier=WebhookVerifier(list(secrets)),
+        agents=AgentDirectory.from_file(path),
+        public_url=public_url,
+    )
+    return WebSetup(config=config, tokens=tokens)
+
+
+@contextlib.asynccontextmanager
+async def asgi_client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    """An httpx client talking to the app in-process, its lifespan (pool, Temporal client)
+    run in the test's own event loop."""
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+            yield http
+
+
+async def workflow_exists(client: Client, ticket_id: str) -> bool:
+    try:
+        await client.get_workflow_handle(workflow_id_for(ticket_id)).describe()
+    except RPCError as error:
+        if error.status == RPCStatusCode.NOT_FOUND:
+            return False
+        raise
+    return True
+
+
+class LiveServer:
+    """The app under uvicorn on a free port, in a thread with its own event loop: what a
+    browser or schemathesis talks to over real HTTP."""
+
+    def __init__(self, setup: WebSetup, port: int) -> None:
+        self.setup = setup
+        self.port = port
+        self.url = f"http://127.0.0.1:{port}"
+        config = uvicorn.Config(
+            create_app(setup.config),
+            host="127.0.0.1",
+            port=port,
+            log_level="warning",
+            lifespan="on",
+        )
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, name="uvicorn", daemon=True)
+
+    def start(self, timeout: float = 30) -> None:
+        self.thread.start()
+        deadline = time.monotonic() + timeout
+        while not self.server.started:
+            if not self.thread.is_alive():
+                raise RuntimeError("uvicorn exited during startup (see the log above)")
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"uvicorn did not start on {self.url}")
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=15)
+
+
+class ThreadedWorker:
+    """The escalation worker in a thread with its own event loop and connections, for tests
+    whose own loop is blocked (a synchronous schemathesis test waiting on HTTP answers)."""
+
+    def __init__(self, target_host: str, database_url: str, smtp_url: str, task_queue: str) -> None:
+        self.target_host = target_host
+        self.database_url = database_url
+        self.smtp_url = smtp_url
+        self.task_queue = task_queue
+        self.ready = threading.Event()
+        self.failure: BaseException | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop: asyncio.Event | None = None
+        self.thread = threading.Thread(target=self._run, name="worker", daemon=True)
+
+    def _run(self) -> None:
+        try:
+            asyncio.run(self._main())
+        except BaseException as error:
+            self.failure = error
+            self.ready.set()
+
+    async def _main(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._stop = asyncio.Event()
+        client = await Client.connect(self.target_host, data_converter=pydantic_data_converter)
+        pool = await connect(self.database_url)
+        try:
+            settings = Settings(pool=pool, smtp_url=self.smtp_url)
+            async with create_worker(client, settings, self.task_queue):
+                self.ready.set()
+                await self._stop.wait()
+        finally:
+            await pool.close()
+
+    def start(self, timeout: float = 30) -> None:
+        self.thread.start()
+        if not self.ready.wait(timeout):
+            raise TimeoutError("the worker thread did not start")
+        if self.failure is not None:
+            raise RuntimeError("the worker thread failed to start") from self.failure
+
+    def stop(self) -> None:
+        if self._loop is not None and self._stop is not None:
+            self._loop.call_soon_threadsafe(self._stop.set)
+        self.thread.join(timeout=30)
+
+
+@contextlib.contextmanager
+def live_server(
+    client: Client, database_url: str, task_queue: str, tmp_path: Path, **kwargs: Any
+) -> Iterator[LiveServer]:
+    port = free_port()
+    setup = web_setup(
+        client, database_url, task_queue, tmp_path, public_url=f"http://127.0.0.1:{port}", **kwargs
+    )
+    server = LiveServer(setup, port)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()

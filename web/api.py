@@ -1,0 +1,311 @@
+"""The HTTP API: intake for the ticketing system (signed webhooks) and the agents' actions
+(bearer tokens). Every route declares its bodies and its error answers, so `/openapi.json` is
+the whole contract."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Path, Query, Response
+from fastapi.exceptions import RequestValidationError
+from pydantic import ValidationError
+
+from escalation.messages import (
+    AgentResponse,
+    CustomerReply,
+    EscalationStatus,
+    Reassign,
+    ResolveInput,
+    SatisfactionInput,
+    WaitOnCustomer,
+    workflow_id_for,
+)
+from escalation.models import Model, TicketPayload
+from web import queries, temporal_ops
+from web.auth import Agent
+from web.guards import SignedWebhookRoute, api_agent, webhook_headers
+from web.rendering import indicators
+from web.schemas import (
+    TEAM_PATTERN,
+    TICKET_ID_PATTERN,
+    CustomerReplyRequest,
+    ErrorDetail,
+    QueueItem,
+    QueueResponse,
+    ReassignRequest,
+    ReplyAccepted,
+    ResolveRequest,
+    RespondRequest,
+    SatisfactionRequest,
+    TicketAccepted,
+    WaitRequest,
+)
+from web.services import Services, services
+
+ERRORS: dict[int, str] = {
+    400: "The body could not be read as JSON text (e.g. not UTF-8)",
+    401: "Not authenticated: unsigned, forged, stale or replayed webhook, or no valid token",
+    403: "Cookie-authenticated change from another origin",
+    404: "No escalation for this ticket",
+    409: "The workflow refused the request (the reason is in `detail`), or the ticket is closed",
+    503: "Temporal or PostgreSQL is unavailable",
+    504: "The workflow did not answer in time",
+}
+
+
+def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` for the error codes a route can answer."""
+    return {code: {"model": ErrorDetail, "description": ERRORS[code]} for code in codes}
+
+
+TicketIdPath = Annotated[
+    str, Path(pattern=TICKET_ID_PATTERN, description="The helpdesk's ticket id, e.g. T-12345")
+]
+
+webhooks = APIRouter(
+    prefix="/api",
+    tags=["ticketing system"],
+    route_class=SignedWebhookRoute,
+    dependencies=[Depends(webhook_headers)],
+)
+agents = APIRouter(prefix="/api", tags=["agents"])
+
+
+def _without_nul(payload: TicketPayload) -> TicketPayload:
+    """The payload with every NUL character replaced by U+FFFD.
+
+    PostgreSQL text and jsonb cannot store NUL, so a run carrying one would retry its writes
+    forever; and a NUL has no meaning in a helpdesk ticket, so the ticket is escalated with
+    the character replaced rather than refused."""
+
+    def clean(value: Any) -> Any:
+        if isinstance(value, str):
+            return value.replace("\x00", "\ufffd")
+        if isinstance(value, dict):
+            return {clean(key): clean(item) for key, item in value.items()}
+        if isinstance(value, list):
+            return [clean(item) for item in value]
+        return value
+
+    data = payload.to_json_dict()
+    cleaned = clean(data)
+    if cleaned == data:
+        return payload
+    try:
+        return TicketPayload.model_validate(cleaned)
+    except ValidationError as error:
+        raise RequestValidationError(
+            [{**e, "loc": ("body", *e["loc"])} for e in error.errors(include_url=False)]
+        ) from None
+
+
+# --- ticketing system ----------------------------------------------------------------------
+
+
+@webhooks.post(
+    "/tickets",
+    status_code=202,
+    response_model=TicketAccepted,
+    summary="Hand a ticket over (starts its escalation; idempotent)",
+    responses={
+        200: {"model": TicketAccepted, "description": "The ticket's escalation already exists"},
+        202: {"description": "The escalation was started"},
+        **errors(400, 401, 503),
+    },
+)
+async def create_ticket(
+    payload: TicketPayload,
+    response: Response,
+    found: Annotated[Services, Depends(services)],
+) -> TicketAccepted:
+    """Start `escalation-<ticketId>` (202), or find the one already there (200)."""
+    payload = _without_nul(payload)
+    endpoints = found.config.endpoints
+    result = await temporal_ops.start_escalation(found.temporal, endpoints, payload)
+    if not result.started:
+        response.status_code = 200
+    return TicketAccepted(
+        ticket_id=result.ticket_id,
+        workflow_id=result.workflow_id,
+        run_id=result.run_id,
+        started=result.started,
+        dashboard_url=found.config.ticket_url(result.ticket_id),
+        temporal_ui_url=endpoints.workflow_url(result.workflow_id),
+    )
+
+
+@webhooks.post(
+    "/tickets/{ticket_id}/replies",
+    status_code=202,
+    response_model=ReplyAccepted,
+    summary="Forward a customer reply (signal)",
+    responses=errors(400, 401, 404, 409, 503),
+)
+async def customer_replied(
+    ticket_id: TicketIdPath,
+    reply: CustomerReplyRequest,
+    found: Annotated[Services, Depends(services)],
+) -> ReplyAccepted:
+    """Signal `customer_replied`: resumes a paused clock and alerts a P0/P1 team."""
+    message = CustomerReply(text=reply.text, at=reply.at or datetime.now(UTC))
+    await temporal_ops.signal(found.temporal, ticket_id, "customer_replied", message)
+    return ReplyAccepted(
+        ticket_id=ticket_id, workflow_id=workflow_id_for(ticket_id), signalled="customer_replied"
+    )
+
+
+@webhooks.post(
+    "/tickets/{ticket_id}/satisfaction",
+    response_model=EscalationStatus,
+    summary="Record a CSAT score 1-5 (update)",
+    responses=errors(400, 401, 404, 409, 503, 504),
+)
+async def set_satisfaction(
+    ticket_id: TicketIdPath,
+    rating: SatisfactionRequest,
+    found: Annotated[Services, Depends(services)],
+) -> EscalationStatus:
+    """The `set_satisfaction` update; a drop alerts a P0/P1 team."""
+    message = SatisfactionInput(score=rating.score, comment=rating.comment)
+    return await temporal_ops.update(found.temporal, ticket_id, "set_satisfaction", message)
+
+
+# --- agents --------------------------------------------------------------------------------
+
+AgentDep = Annotated[Agent, Depends(api_agent)]
+AGENT_ERRORS = errors(400, 401, 403, 404, 409, 503, 504)
+
+
+async def _act(found: Services, ticket_id: str, name: str, message: Model) -> EscalationStatus:
+    return await temporal_ops.update(found.temporal, ticket_id, name, message)
+
+
+@agents.post(
+    "/tickets/{ticket_id}/respond",
+    response_model=EscalationStatus,
+    summary="First (or further) human response",
+    responses=AGENT_ERRORS,
+)
+async def respond(
+    ticket_id: TicketIdPath,
+    body: RespondRequest,
+    agent: AgentDep,
+    found: Annotated[Services, Depends(services)],
+) -> EscalationStatus:
+    """The `respond` update; the first response stops the response clock."""
+    message = AgentResponse(agent=agent.name, note=body.note)
+    return await _act(found, ticket_id, "respond", message)
+
+
+@agents.post(
+    "/tickets/{ticket_id}/wait",
+    response_model=EscalationStatus,
+    summary="Wait on the customer (pauses the resolution clock)",
+    responses=AGENT_ERRORS,
+)
+async def wait_on_customer(
+    ticket_id: TicketIdPath,
+    body: WaitRequest,
+    agent: AgentDep,
+    found: Annotated[Services, Depends(services)],
+) -> EscalationStatus:
+    """The `wait_on_customer` update; the customer's next reply resumes the clock."""
+    message = WaitOnCustomer(agent=agent.name, question=body.question)
+    return await _act(found, ticket_id, "wait_on_customer", message)
+
+
+@agents.post(
+    "/tickets/{ticket_id}/reassign",
+    response_model=EscalationStatus,
+    summary="Hand the ticket to another team",
+    responses=AGENT_ERRORS,
+)
+async def reassign(
+    ticket_id: TicketIdPath,
+    body: ReassignRequest,
+    agent: AgentDep,
+    found: Annotated[Services, Depends(services)],
+) -> EscalationStatus:
+    """The `reassign` update; unknown teams and the current team are refused (409)."""
+    message = Reassign(team=body.team, reason=body.reason, agent=agent.name)
+    return await _act(found, ticket_id, "reassign", message)
+
+
+@agents.post(
+    "/tickets/{ticket_id}/resolve",
+    response_model=EscalationStatus,
+    summary="Resolve the escalation (completes the workflow)",
+    responses=AGENT_ERRORS,
+)
+async def resolve(
+    ticket_id: TicketIdPath,
+    body: ResolveRequest,
+    agent: AgentDep,
+    found: Annotated[Services, Depends(services)],
+) -> EscalationStatus:
+    """The `resolve` update; a second resolve is refused with the reason (409)."""
+    message = ResolveInput(
+        agent=agent.name,
+        resolution=body.resolution,
+        escalation_necessary=body.escalation_necessary,
+    )
+    return await _act(found, ticket_id, "resolve", message)
+
+
+@agents.get(
+    "/tickets/{ticket_id}",
+    response_model=EscalationStatus,
+    summary="The escalation's live status (workflow query)",
+    responses=errors(401, 404, 503, 504),
+)
+async def ticket_status(
+    ticket_id: TicketIdPath,
+    agent: AgentDep,
+    found: Annotated[Services, Depends(services)],
+) -> EscalationStatus:
+    """The workflow's `status` query: state, team, priority, deadlines in UTC, alerts."""
+    return await temporal_ops.status(found.temporal, ticket_id)
+
+
+@agents.get(
+    "/queue",
+    response_model=QueueResponse,
+    summary="Open escalations, most urgent first",
+    responses=errors(401, 503),
+)
+async def queue(
+    agent: AgentDep,
+    found: Annotated[Services, Depends(services)],
+    team: Annotated[
+        str | None, Query(pattern=TEAM_PATTERN, description="Only this team's escalations")
+    ] = None,
+) -> QueueResponse:
+    """From PostgreSQL (kept current by the workflow's Step 9), sorted by priority then the
+    next SLA deadline, with the seed's indicators."""
+    rows = await queries.open_escalations(found.pool, team)
+    return QueueResponse(
+        team=team,
+        generated_at=datetime.now(UTC),
+        items=[queue_item(row) for row in rows],
+    )
+
+
+def queue_item(row: queries.QueueRow) -> QueueItem:
+    return QueueItem(
+        ticket_id=row.ticket_id,
+        workflow_id=row.workflow_id,
+        state=row.state,
+        team=row.team,
+        priority=row.priority,
+        subject=row.subject,
+        customer_name=row.customer_name,
+        premium=row.premium,
+        time_sensitive=row.time_sensitive,
+        sentiment=row.sentiment,
+        scenario=row.scenario,
+        escalated_at=row.escalated_at,
+        sla_due_at=row.sla_due_at,
+        url=f"/tickets/{row.ticket_id}",
+        indicators=indicators(row.priority, row.premium, row.time_sensitive),
+    )

@@ -1,0 +1,163 @@
+"""The web app: intake API for the ticketing system, agent API, and the agents' dashboard.
+
+`uvicorn web.app:app` runs it from the environment (see WebConfig.from_env); tests call
+`create_app(WebConfig(...))` to point it at their own Temporal server, database and queue.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from pathlib import Path
+from urllib.parse import quote
+
+import asyncpg
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.staticfiles import StaticFiles
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from web import temporal_ops
+from web.api import agents, webhooks
+from web.auth import forget_deliveries
+from web.guards import LoginRequired
+from web.pages import router as pages
+from web.schemas import Health
+from web.services import Services, WebConfig, connect_pool, connect_temporal
+
+__all__ = ["WebConfig", "app", "create_app"]
+
+log = logging.getLogger("web")
+STATIC = Path(__file__).resolve().parent / "static"
+# Old webhook ids protect against nothing (web/auth.py): drop them now and then.
+DELIVERY_CLEANUP_SECONDS = 600.0
+
+STATUS_FOR: dict[type[temporal_ops.TicketError], int] = {
+    temporal_ops.TicketNotFound: 404,
+    temporal_ops.TicketClosed: 409,
+    temporal_ops.Refused: 409,
+    temporal_ops.NoAnswer: 504,
+    temporal_ops.TemporalDown: 503,
+}
+
+# Pages render only our own files: no inline script, no third-party anything. A `<script>`
+# that slipped through escaping would still not run.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
+    "frame-ancestors 'none'"
+)
+SECURITY_HEADERS = {
+    "x-content-type-options": "nosniff",
+    "referrer-policy": "same-origin",
+    "x-frame-options": "DENY",
+}
+
+
+class SecurityHeaders:
+    """Adds the CSP and friends to every response (the API docs pages excepted: Swagger UI
+    needs its inline script)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path: str = scope.get("path", "")
+        docs = path in ("/docs", "/redoc") or path.startswith("/docs/")
+
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for name, value in SECURITY_HEADERS.items():
+                    headers.setdefault(name, value)
+                if not docs:
+                    headers.setdefault("content-security-policy", CONTENT_SECURITY_POLICY)
+                if not path.startswith("/static/"):
+                    headers.setdefault("cache-control", "no-store")
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
+
+
+async def _forget_old_deliveries(pool: asyncpg.Pool) -> None:
+    while True:
+        await asyncio.sleep(DELIVERY_CLEANUP_SECONDS)
+        try:
+            await forget_deliveries(pool)
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+            log.warning("could not drop old webhook ids: %s", error)
+
+
+def create_app(config: WebConfig | None = None) -> FastAPI:
+    """The app; without `config` it reads the environment when it starts (not on import)."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        resolved = config or WebConfig.from_env()
+        if not resolved.verifier.configured:
+            log.warning("ESCALATION_WEBHOOK_SECRETS is empty: every webhook will get 401")
+        if not len(resolved.agents):
+            log.warning("ESCALATION_AGENTS is unset or empty: no agent can sign in")
+        pool = await connect_pool(resolved.endpoints.database_url)
+        cleanup = asyncio.create_task(_forget_old_deliveries(pool), name="forget deliveries")
+        try:
+            temporal = await connect_temporal(resolved.endpoints)
+            app.state.services = Services(config=resolved, pool=pool, temporal=temporal)
+            yield
+        finally:
+            cleanup.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await cleanup
+            app.state.services = None
+            await pool.close()
+
+    app = FastAPI(
+        title="Escalation service",
+        version="1.0.0",
+        summary="Intake for the ticketing system, actions and queue for support agents.",
+        description=(
+            "Webhook routes (tag *ticketing system*) need a Standard-Webhooks signature: "
+            "`webhook-id`, `webhook-timestamp` (Unix seconds, at most 5 minutes off) and "
+            "`webhook-signature: v1,<base64 HMAC-SHA256 of '{id}.{timestamp}.{body}'>` with "
+            "one of the secrets in ESCALATION_WEBHOOK_SECRETS; a webhook id is accepted once. "
+            "Agent routes need `Authorization: Bearer <token>` (or the dashboard's session "
+            "cookie)."
+        ),
+        lifespan=lifespan,
+    )
+    app.add_middleware(SecurityHeaders)
+    app.include_router(webhooks)
+    app.include_router(agents)
+    app.include_router(pages)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+    @app.get("/healthz", response_model=Health, tags=["ops"], summary="Liveness")
+    async def healthz() -> Health:
+        return Health(ok=True)
+
+    @app.exception_handler(temporal_ops.TicketError)
+    async def ticket_error(request: Request, error: temporal_ops.TicketError) -> JSONResponse:
+        status = STATUS_FOR.get(type(error), 502)
+        return JSONResponse({"detail": error.message}, status_code=status)
+
+    @app.exception_handler(LoginRequired)
+    async def login_required(request: Request, error: LoginRequired) -> RedirectResponse:
+        return RedirectResponse(f"/login?next={quote(error.next_path, safe='/')}", 303)
+
+    async def database_down(request: Request, error: Exception) -> JSONResponse:
+        log.error("database unavailable: %s", error)
+        return JSONResponse({"detail": "the database is unavailable"}, status_code=503)
+
+    for kind in (asyncpg.PostgresConnectionError, asyncpg.InterfaceError, ConnectionError):
+        app.add_exception_handler(kind, database_down)
+
+    return app
+
+
+app = create_app()

@@ -1,0 +1,164 @@
+"""FastAPI glue around web/auth.py: who may call what.
+
+- Helpdesk webhooks: `SignedWebhookRoute` checks the Standard-Webhooks signature on the raw
+  bytes BEFORE FastAPI parses or validates anything (an unsigned request learns nothing about
+  our validation and starts nothing), then remembers the webhook id in the same PostgreSQL
+  transaction as the request's effect: a replay is refused, and a delivery that failed is
+  forgotten so the helpdesk's retry (same id) goes through.
+- Agents: `Authorization: Bearer <token>` or the session cookie the login form sets (HttpOnly,
+  SameSite=Strict). A request authenticated by the cookie that changes something must also
+  come from our own origin (Origin, else Referer), so another site cannot post forms for us.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Coroutine
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import Depends, Header, HTTPException, Request, Response
+from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
+from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
+
+from web.auth import REPLAY_REASON, Agent, WebhookAuthError, remember_delivery
+from web.services import Services, origin_of, services
+
+SESSION_COOKIE = "escalation_session"
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+bearer_scheme = HTTPBearer(
+    auto_error=False,
+    scheme_name="agentToken",
+    description="An agent's token (see ESCALATION_AGENTS); the agent's name is taken from it.",
+)
+cookie_scheme = APIKeyCookie(
+    name=SESSION_COOKIE,
+    auto_error=False,
+    scheme_name="agentSession",
+    description="The session cookie set by POST /login (browsers only; same-origin posts).",
+)
+
+
+def unauthorized(reason: str) -> JSONResponse:
+    return JSONResponse({"detail": reason}, status_code=401)
+
+
+# --- webhooks ------------------------------------------------------------------------------
+
+
+class SignedWebhookRoute(APIRoute):
+    """A route only a helpdesk holding one of our webhook secrets can call."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handle = super().get_route_handler()
+
+        async def verified(request: Request) -> Response:
+            found = services(request)
+            body = await request.body()  # cached: FastAPI parses these same bytes afterwards
+            try:
+                webhook_id = found.config.verifier.verify(request.headers, body, datetime.now(UTC))
+            except WebhookAuthError as error:
+                return unauthorized(error.reason)
+            async with found.pool.acquire() as connection:
+                transaction = connection.transaction()
+                await transaction.start()
+                try:
+                    if not await remember_delivery(connection, webhook_id):
+                        await transaction.rollback()
+                        return unauthorized(REPLAY_REASON)
+                    response = await handle(request)
+                except BaseException:
+                    await transaction.rollback()
+                    raise
+                if response.status_code < 400:
+                    await transaction.commit()
+                else:
+                    await transaction.rollback()
+                return response
+
+        return verified
+
+
+def webhook_headers(
+    webhook_id: Annotated[
+        str, Header(description="Unique id of this delivery (the same on retries).")
+    ],
+    webhook_timestamp: Annotated[
+        str, Header(description="Unix seconds when it was signed; refused if 5 min off.")
+    ],
+    webhook_signature: Annotated[
+        str,
+        Header(
+            description='"v1,<base64 HMAC-SHA256 of id.timestamp.body>", space-separated if '
+            "signed with several secrets."
+        ),
+    ],
+) -> None:
+    """Documents the Standard-Webhooks headers; SignedWebhookRoute has already checked them."""
+
+
+# --- agents --------------------------------------------------------------------------------
+
+
+class LoginRequired(Exception):
+    """A page was asked for without a valid session: send the browser to /login."""
+
+    def __init__(self, next_path: str) -> None:
+        super().__init__(next_path)
+        self.next_path = next_path
+
+
+def same_origin(request: Request, found: Services) -> bool:
+    """The request came from one of our own pages (CSRF defence for cookie-authenticated
+    posts; browsers always send Origin on POST, Referer is the fallback)."""
+    origin = request.headers.get("origin")
+    if not origin or origin == "null":
+        referer = request.headers.get("referer")
+        if not referer:
+            return False
+        origin = origin_of(referer)
+    return origin.lower() in found.config.trusted_origins(request)
+
+
+async def api_agent(
+    request: Request,
+    found: Annotated[Services, Depends(services)],
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
+    session: Annotated[str | None, Depends(cookie_scheme)],
+) -> Agent:
+    """The agent calling the API: 401 without a valid token; 403 for a cookie-authenticated
+    change coming from another origin."""
+    if credentials is not None:
+        agent = found.config.agents.authenticate(credentials.credentials)
+        if agent is None:
+            raise HTTPException(401, "invalid agent token", headers={"WWW-Authenticate": "Bearer"})
+        return agent
+    agent = found.config.agents.authenticate(session)
+    if agent is None:
+        raise HTTPException(401, "agent token required", headers={"WWW-Authenticate": "Bearer"})
+    if request.method in UNSAFE_METHODS and not same_origin(request, found):
+        raise HTTPException(403, "cross-origin request refused")
+    return agent
+
+
+def local_path(request: Request) -> str:
+    path = request.url.path
+    return f"{path}?{request.url.query}" if request.url.query else path
+
+
+async def page_agent(request: Request, found: Annotated[Services, Depends(services)]) -> Agent:
+    """The agent behind a page request (session cookie); otherwise off to /login."""
+    agent = found.config.agents.authenticate(request.cookies.get(SESSION_COOKIE))
+    if agent is None:
+        # After a refused form post, come back to the page the form was on.
+        back = local_path(request) if request.method == "GET" else request.url.path
+        raise LoginRequired(back.split("/actions/")[0])
+    return agent
+
+
+def safe_next(value: str | None) -> str:
+    """Where to go after login: only a path on this site (no open redirect)."""
+    if not value or not value.startswith("/") or value.startswith("//") or "\\" in value:
+        return "/"
+    return value

@@ -1,0 +1,326 @@
+"""The agents' pages: login, the queue, a ticket with its actions. Server-rendered (works
+without JavaScript); queue.js only adds the live countdowns and the polling."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import ValidationError
+
+from escalation.messages import (
+    AgentResponse,
+    EscalationStateName,
+    EscalationStatus,
+    Reassign,
+    ResolveInput,
+    WaitOnCustomer,
+    workflow_id_for,
+)
+from escalation.models import TEAMS, Model
+from web import queries, temporal_ops
+from web.auth import Agent
+from web.guards import SESSION_COOKIE, page_agent, safe_next, same_origin
+from web.rendering import indicators, priority_indicator, templates, timeline
+from web.schemas import (
+    TEAM_PATTERN,
+    TICKET_ID_PATTERN,
+    ReassignRequest,
+    ResolveRequest,
+    RespondRequest,
+    WaitRequest,
+)
+from web.services import Services, services
+
+FLASH_COOKIE = "escalation_flash"
+ACTIONS: dict[str, tuple[str, str]] = {
+    # path segment: (workflow update, what the button says)
+    "respond": ("respond", "Respond"),
+    "wait": ("wait_on_customer", "Wait on customer"),
+    "reassign": ("reassign", "Reassign"),
+    "resolve": ("resolve", "Resolve"),
+}
+
+router = APIRouter(include_in_schema=False)
+TEMPLATES = templates()
+AgentDep = Annotated[Agent, Depends(page_agent)]
+ServicesDep = Annotated[Services, Depends(services)]
+
+
+def page(
+    request: Request, name: str, context: dict[str, object], status_code: int = 200
+) -> HTMLResponse:
+    return TEMPLATES.TemplateResponse(request, name, context, status_code=status_code)
+
+
+# --- login ---------------------------------------------------------------------------------
+
+
+@router.get("/login", response_class=HTMLResponse)
+async def login_form(request: Request, next: str | None = None) -> HTMLResponse:
+    return page(request, "login.j2", {"next": safe_next(next), "error": None, "agent": None})
+
+
+@router.post("/login", response_model=None)
+async def login(
+    request: Request,
+    found: ServicesDep,
+    token: Annotated[str, Form(max_length=512)] = "",
+    next: Annotated[str, Form(max_length=2_000)] = "/",
+) -> Response:
+    """Checks the token, then keeps it in an HttpOnly, SameSite=Strict cookie."""
+    if not same_origin(request, found):
+        return forbidden(request)
+    agent = found.config.agents.authenticate(token.strip())
+    if agent is None:
+        context = {"next": safe_next(next), "error": "That token is not valid.", "agent": None}
+        return page(request, "login.j2", context, status_code=401)
+    response = RedirectResponse(safe_next(next), status_code=303)
+    response.set_cookie(
+        SESSION_COOKIE,
+        token.strip(),
+        max_age=found.config.session_seconds,
+        httponly=True,
+        samesite="strict",
+        secure=found.config.secure_cookies,
+        path="/",
+    )
+    return response
+
+
+@router.post("/logout", response_model=None)
+async def logout(request: Request, found: ServicesDep) -> Response:
+    if not same_origin(request, found):
+        return forbidden(request)
+    response = RedirectResponse("/login", status_code=303)
+    response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="strict")
+    return response
+
+
+def forbidden(request: Request) -> HTMLResponse:
+    return page(
+        request,
+        "error.j2",
+        {
+            "agent": None,
+            "title": "Request refused",
+            "message": "This form was not sent from this site's own pages. Reload and try again.",
+        },
+        status_code=403,
+    )
+
+
+# --- queue ---------------------------------------------------------------------------------
+
+
+@router.get("/", response_class=HTMLResponse)
+async def queue_page(
+    request: Request,
+    agent: AgentDep,
+    found: ServicesDep,
+    team: Annotated[str | None, Query(max_length=64)] = None,
+) -> HTMLResponse:
+    """Open escalations, most urgent first; queue.js keeps it current without reloading."""
+    selected = team if team and re.fullmatch(TEAM_PATTERN, team) else None
+    rows = await queries.open_escalations(found.pool, selected)
+    return page(
+        request,
+        "queue.j2",
+        {
+            "agent": agent,
+            "rows": rows,
+            "teams": TEAMS,
+            "team": selected,
+            "now": datetime.now(UTC),
+        },
+    )
+
+
+# --- ticket --------------------------------------------------------------------------------
+
+
+def valid_ticket_id(ticket_id: str) -> bool:
+    return re.fullmatch(TICKET_ID_PATTERN, ticket_id) is not None
+
+
+@router.get("/tickets/{ticket_id}", response_class=HTMLResponse)
+async def ticket_page(
+    request: Request, ticket_id: str, agent: AgentDep, found: ServicesDep
+) -> HTMLResponse:
+    """Summary, timeline, acknowledgement and actions, with the workflow's live status."""
+    if not valid_ticket_id(ticket_id):
+        return not_found(request, agent, "That is not a ticket id.")
+    row = await queries.assignment(found.pool, ticket_id)
+    live: EscalationStatus | None = None
+    live_error: str | None = None
+    try:
+        live = await temporal_ops.status(found.temporal, ticket_id)
+    except temporal_ops.TicketError as error:
+        if row is None and isinstance(error, temporal_ops.TicketNotFound):
+            return not_found(request, agent, f"There is no escalation for ticket {ticket_id}.")
+        live_error = error.message
+    events = await queries.log_events(found.pool, ticket_id)
+    ack = await queries.acknowledgement(found.pool, ticket_id)
+    flash = read_flash(request, ticket_id)
+    priority = (live.priority.value if live and live.priority else None) or (
+        row.priority if row else None
+    )
+    resolved = (live is not None and live.state is EscalationStateName.RESOLVED) or (
+        row is not None and row.state == EscalationStateName.RESOLVED.value
+    )
+    response = page(
+        request,
+        "ticket.j2",
+        {
+            "agent": agent,
+            "ticket_id": ticket_id,
+            "row": row,
+            "live": live,
+            "live_error": live_error,
+            "summary": (row.summary_markdown if row else None)
+            or (live.summary_markdown if live else None),
+            "timeline": timeline(events, ack),
+            "ack": ack,
+            "flash": flash,
+            "teams": TEAMS,
+            "priority": priority,
+            "priority_mark": priority_indicator(priority),
+            "marks": indicators(priority, row.premium, row.time_sensitive) if row else [],
+            "resolved": resolved,
+            "temporal_url": found.config.endpoints.workflow_url(workflow_id_for(ticket_id)),
+            "now": datetime.now(UTC),
+        },
+    )
+    if flash is not None:
+        response.delete_cookie(FLASH_COOKIE, path="/", httponly=True, samesite="strict")
+    return response
+
+
+def not_found(request: Request, agent: Agent | None, message: str) -> HTMLResponse:
+    context = {"agent": agent, "title": "Not found", "message": message}
+    return page(request, "error.j2", context, status_code=404)
+
+
+@router.post("/tickets/{ticket_id}/actions/{action}", response_model=None)
+async def ticket_action(
+    request: Request,
+    ticket_id: str,
+    action: str,
+    agent: AgentDep,
+    found: ServicesDep,
+    note: Annotated[str | None, Form()] = None,
+    question: Annotated[str | None, Form()] = None,
+    team: Annotated[str | None, Form()] = None,
+    reason: Annotated[str | None, Form()] = None,
+    resolution: Annotated[str | None, Form()] = None,
+    escalation_necessary: Annotated[str | None, Form()] = None,
+) -> Response:
+    """A form on the ticket page: send the update, then show the workflow's answer."""
+    if not same_origin(request, found):
+        return forbidden(request)
+    if action not in ACTIONS or not valid_ticket_id(ticket_id):
+        return not_found(request, agent, "No such ticket or action.")
+    name, label = ACTIONS[action]
+    try:
+        message = _message(
+            action, agent, note, question, team, reason, resolution, escalation_necessary
+        )
+        answer = await temporal_ops.update(found.temporal, ticket_id, name, message)
+    except ValidationError as error:
+        flash = {"level": "error", "message": f"{label}: {_first_problem(error)}"}
+    except temporal_ops.TicketError as error:
+        flash = {"level": "error", "message": f"{label} refused: {error.message}"}
+    else:
+        flash = {"level": "ok", "message": f"{label}: {_answer(action, answer)}"}
+    response = RedirectResponse(f"/tickets/{ticket_id}", status_code=303)
+    write_flash(response, ticket_id, flash, secure=found.config.secure_cookies)
+    return response
+
+
+def _blank(value: str | None) -> str | None:
+    return value.strip() or None if value is not None else None
+
+
+def _message(
+    action: str,
+    agent: Agent,
+    note: str | None,
+    question: str | None,
+    team: str | None,
+    reason: str | None,
+    resolution: str | None,
+    escalation_necessary: str | None,
+) -> Model:
+    """The update's input, validated by the same request models as the JSON API."""
+    match action:
+        case "respond":
+            body = RespondRequest(note=_blank(note))
+            return AgentResponse(agent=agent.name, note=body.note)
+        case "wait":
+            asked = WaitRequest(question=_blank(question))
+            return WaitOnCustomer(agent=agent.name, question=asked.question)
+        case "reassign":
+            moved = ReassignRequest(team=(team or "").strip(), reason=_blank(reason))
+            return Reassign(team=moved.team, reason=moved.reason, agent=agent.name)
+        case _:
+            done = ResolveRequest(
+                resolution=(resolution or "").strip(),
+                escalation_necessary=escalation_necessary is not None,
+            )
+            return ResolveInput(
+                agent=agent.name,
+                resolution=done.resolution,
+                escalation_necessary=done.escalation_necessary,
+            )
+
+
+def _first_problem(error: ValidationError) -> str:
+    item = error.errors()[0]
+    field = ".".join(str(part) for part in item["loc"])
+    return f"{field}: {item['msg']}"
+
+
+def _answer(action: str, status: EscalationStatus) -> str:
+    """The workflow's answer in a sentence."""
+    state = status.state.value.replace("_", " ")
+    if action == "resolve":
+        return f"the workflow accepted the resolution; the escalation is now {state}."
+    if action == "reassign":
+        return f"the workflow moved the ticket to {status.team} ({status.priority}); {state}."
+    return f"the workflow accepted it; the escalation is now {state}."
+
+
+# --- flash messages: one-shot, in a cookie so nothing is reflected from the URL ----------------
+
+
+def write_flash(response: Response, ticket_id: str, flash: dict[str, str], secure: bool) -> None:
+    value = json.dumps({"ticket": ticket_id, **flash, "message": flash["message"][:1_000]})
+    response.set_cookie(
+        FLASH_COOKIE,
+        base64.urlsafe_b64encode(value.encode()).decode(),
+        max_age=120,
+        httponly=True,
+        samesite="strict",
+        secure=secure,
+        path="/",
+    )
+
+
+def read_flash(request: Request, ticket_id: str) -> dict[str, str] | None:
+    raw = request.cookies.get(FLASH_COOKIE)
+    if not raw:
+        return None
+    try:
+        data = json.loads(base64.urlsafe_b64decode(raw.encode()))
+    except (binascii.Error, ValueError):
+        return None
+    if not isinstance(data, dict) or data.get("ticket") != ticket_id:
+        return None
+    level = "error" if data.get("level") == "error" else "ok"
+    return {"level": level, "message": str(data.get("message", ""))}

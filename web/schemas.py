@@ -1,0 +1,138 @@
+"""Request and response bodies of the HTTP API: camelCase on the wire like the contracts, and
+each declared on its route so `/openapi.json` describes the API completely."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import BeforeValidator, Field, StrictBool
+
+from escalation import models
+from escalation.models import Model, UtcDatetime
+
+# PostgreSQL text and jsonb refuse NUL, and the workflow logs what agents and customers write:
+# refuse it at the door (422) rather than leave an activity retrying forever.
+NO_NUL = r"^[^\x00]*$"
+TICKET_ID_PATTERN = models.TICKET_ID_PATTERN  # Contract 1's rule, one source
+TEAM_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
+
+
+def _text_only(value: object) -> object:
+    """Timestamps arrive as ISO-8601 text; a bare number is refused, not read as epoch seconds
+    (what the spec's `format: date-time` promises)."""
+    if not isinstance(value, str | None):
+        raise ValueError("must be an ISO-8601 date-time string")
+    return value
+
+
+def _number_only(value: object) -> object:
+    """JSON integers, 3.0 included (JSON Schema counts it as an integer); no "3", no true."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError("must be a JSON integer")
+    return value
+
+
+IsoDatetime = Annotated[UtcDatetime, BeforeValidator(_text_only)]
+ShortText = Annotated[str, Field(max_length=2_000, pattern=NO_NUL)]
+LongText = Annotated[str, Field(max_length=10_000, pattern=NO_NUL)]
+
+
+class ErrorDetail(Model):
+    """Why a request was refused (401, 403, 404, 409, 503, 504)."""
+
+    detail: str
+
+
+class Health(Model):
+    ok: bool
+
+
+class TicketAccepted(Model):
+    """The ticket's escalation run: started now (202) or found already there (200)."""
+
+    ticket_id: str
+    workflow_id: str
+    run_id: str
+    started: bool
+    dashboard_url: str
+    temporal_ui_url: str
+
+
+class CustomerReplyRequest(Model):
+    """A customer reply forwarded by the ticketing system."""
+
+    text: Annotated[str, Field(min_length=1, max_length=20_000, pattern=NO_NUL)]
+    at: IsoDatetime | None = None
+
+
+class ReplyAccepted(Model):
+    ticket_id: str
+    workflow_id: str
+    signalled: str
+
+
+class SatisfactionRequest(Model):
+    """A CSAT score from the ticketing system."""
+
+    score: Annotated[int, Field(ge=1, le=5), BeforeValidator(_number_only)]
+    comment: ShortText | None = None
+
+
+class RespondRequest(Model):
+    """The agent's response; the first one stops the response clock."""
+
+    note: LongText | None = None
+
+
+class WaitRequest(Model):
+    """The question the agent asked; the resolution clock pauses until the customer replies."""
+
+    question: LongText | None = None
+
+
+class ReassignRequest(Model):
+    """Hand the ticket to another team; the workflow refuses unknown teams (409)."""
+
+    team: Annotated[str, Field(min_length=1, max_length=64, pattern=NO_NUL)]
+    reason: ShortText | None = None
+
+
+class ResolveRequest(Model):
+    """How the ticket was resolved, and whether escalating it was necessary (accuracy metric)."""
+
+    resolution: Annotated[str, Field(min_length=1, max_length=10_000, pattern=NO_NUL)]
+    escalation_necessary: StrictBool = True
+
+
+class Indicator(Model):
+    """A queue indicator and the words a screen reader says for it."""
+
+    symbol: str
+    label: str
+
+
+class QueueItem(Model):
+    ticket_id: str
+    workflow_id: str
+    state: str
+    team: str
+    priority: str
+    subject: str | None
+    customer_name: str | None
+    premium: bool
+    time_sensitive: bool
+    sentiment: str | None
+    scenario: str | None
+    escalated_at: datetime
+    sla_due_at: datetime | None
+    url: str
+    indicators: list[Indicator]
+
+
+class QueueResponse(Model):
+    """Open escalations, most urgent first (priority, then next SLA deadline)."""
+
+    team: str | None
+    generated_at: datetime
+    items: list[QueueItem]
