@@ -38,6 +38,7 @@ from localstack.temporal import (
     start_local_env,
     start_time_skipping_env,
 )
+from tests.conftest import eventually
 
 
 @pytest.fixture
@@ -133,6 +134,8 @@ async def test_postgres_restarts_after_crash(
         postmaster = first.pid
         assert postmaster is not None
         os.kill(postmaster, signal.SIGKILL)
+        # SIGKILL is delivered asynchronously: let it land before "the next start".
+        await eventually(lambda: not pid_alive(postmaster), within=10, every=0.01)
         second = instance().start()
         assert second.pid not in (None, postmaster)
         assert "recovering after a crash" in caplog.text
