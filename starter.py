@@ -1,5 +1,8 @@
 """`python starter.py` — the CLI for the ticketing system, agents and ops (Contract 3).
 
+It talks to Temporal through the same module as the web app (web/temporal_ops.py), so both
+start, signal and update runs by the same rules and report failures the same way.
+
   decide FILE|-         print the triage decision (Contract 2); starts nothing
   start FILE|-          start the ticket's escalation (idempotent) and print its Temporal UI link
   status TICKET_ID      print the workflow's status query as JSON
@@ -27,28 +30,18 @@ from datetime import UTC, datetime
 from getpass import getuser
 from pathlib import Path
 
-from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
-from temporalio.common import (
-    SearchAttributePair,
-    TypedSearchAttributes,
-    WorkflowIDConflictPolicy,
-)
+from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.service import RPCError, RPCStatusCode
+from temporalio.service import RPCError
 
-from escalation import search_attributes as sa
 from escalation.config import Endpoints
 from escalation.messages import (
     AgentResponse,
     CustomerReply,
-    EscalationInput,
-    EscalationStateName,
-    EscalationStatus,
     Reassign,
     ResolveInput,
     SatisfactionInput,
     WaitOnCustomer,
-    workflow_id_for,
 )
 from escalation.models import (
     EscalationPackage,
@@ -59,6 +52,7 @@ from escalation.models import (
 )
 from escalation.policy import PolicyError, load_policy
 from escalation.triage import triage
+from web import temporal_ops
 
 DEFAULT_POLICY = Path(__file__).resolve().parent / "config" / "policy.toml"
 
@@ -106,53 +100,19 @@ async def start(source: str, endpoints: Endpoints) -> dict[str, object]:
     """Start `escalation-<ticketId>`, or find the one already there: one ticket, one workflow."""
     payload = read_payload(source)
     client = await connect(endpoints)
-    workflow_id = workflow_id_for(payload.ticket.id)
-    existing = await _describe(client.get_workflow_handle(workflow_id))
-    if existing is None:
-        handle: WorkflowHandle = await client.start_workflow(
-            "EscalationWorkflow",
-            EscalationInput(payload=payload, received_at=datetime.now(UTC)),
-            id=workflow_id,
-            task_queue=endpoints.task_queue,
-            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-            search_attributes=TypedSearchAttributes(
-                [SearchAttributePair(sa.ESCALATION_STATE, EscalationStateName.RECEIVED.value)]
-            ),
-            static_summary=f"Escalation of ticket {payload.ticket.id}",
-        )
-        run_id, started = handle.result_run_id, True
-    else:
-        run_id, started = existing, False
+    started = await temporal_ops.start_escalation(client, endpoints, payload)
     return {
-        "ticketId": payload.ticket.id,
-        "workflowId": workflow_id,
-        "runId": run_id,
-        "started": started,
-        "temporalUi": endpoints.workflow_url(workflow_id),
+        "ticketId": started.ticket_id,
+        "workflowId": started.workflow_id,
+        "runId": started.run_id,
+        "started": started.started,
+        "temporalUi": endpoints.workflow_url(started.workflow_id),
     }
-
-
-async def _describe(handle: WorkflowHandle) -> str | None:
-    """The run id of the ticket's existing workflow (running or closed), or None."""
-    try:
-        description = await handle.describe()
-    except RPCError as error:
-        if error.status == RPCStatusCode.NOT_FOUND:
-            return None
-        raise
-    return description.run_id
 
 
 async def status(ticket_id: str, endpoints: Endpoints) -> dict[str, object]:
     client = await connect(endpoints)
-    handle = client.get_workflow_handle(workflow_id_for(ticket_id))
-    try:
-        answer = await handle.query("status", result_type=EscalationStatus)
-    except RPCError as error:
-        if error.status == RPCStatusCode.NOT_FOUND:
-            raise UsageError(f"no escalation for ticket {ticket_id}") from None
-        raise
-    return answer.to_json_dict()
+    return (await temporal_ops.status(client, ticket_id)).to_json_dict()
 
 
 def message_for(args: argparse.Namespace) -> tuple[str, Model]:
@@ -180,20 +140,10 @@ async def send(args: argparse.Namespace, endpoints: Endpoints) -> dict[str, obje
     """Send an agent action as an update (the workflow answers) or a reply as a signal."""
     name, message = message_for(args)
     client = await connect(endpoints)
-    handle = client.get_workflow_handle(workflow_id_for(args.ticket_id))
-    try:
-        if name == "customer_replied":
-            await handle.signal(name, message)
-            return {"ticketId": args.ticket_id, "signalled": name}
-        answer = await handle.execute_update(name, message, result_type=EscalationStatus)
-    except WorkflowUpdateFailedError as error:
-        raise UsageError(f"rejected: {error.cause.message if error.cause else error}") from None
-    except RPCError as error:
-        if error.status == RPCStatusCode.NOT_FOUND and "not found" in error.message.lower():
-            raise UsageError(f"no escalation for ticket {args.ticket_id}") from None
-        if "completed" in error.message.lower():
-            raise UsageError(f"ticket {args.ticket_id} is closed: {error.message}") from None
-        raise
+    if name == "customer_replied":
+        await temporal_ops.signal(client, args.ticket_id, name, message)
+        return {"ticketId": args.ticket_id, "signalled": name}
+    answer = await temporal_ops.update(client, args.ticket_id, name, message)
     return answer.to_json_dict()
 
 
@@ -251,6 +201,15 @@ def main(argv: list[str] | None = None) -> int:
     except UsageError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    except temporal_ops.Refused as error:
+        print(f"error: rejected: {error.message}", file=sys.stderr)
+        return 2
+    except (temporal_ops.TicketNotFound, temporal_ops.TicketClosed) as error:
+        print(f"error: {error.message}", file=sys.stderr)
+        return 2
+    except temporal_ops.TicketError as error:
+        print(f"error: {error.message}", file=sys.stderr)
+        return 1
     except (RPCError, OSError, RuntimeError) as error:
         print(f"error: {type(error).__name__}: {error}", file=sys.stderr)
         return 1
