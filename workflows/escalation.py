@@ -480,7 +480,12 @@ class EscalationWorkflow:
                 if self._resolution is not None:  # resolved meanwhile: finish here instead
                     continue
                 workflow.continue_as_new(self._snapshot(input))
+            # Computed from the `now` of the alert check above: a deadline that fell due while
+            # the queue was being updated is not skipped, it makes the wait zero.
             wake = next_wakeup(clock, rules, now)
+            remaining = (wake - workflow.now()) if wake else None
+            if remaining is not None and remaining <= timedelta(0):
+                continue
             try:
                 await workflow.wait_condition(
                     lambda: (
@@ -488,7 +493,7 @@ class EscalationWorkflow:
                         or self._resolution is not None
                         or self._should_continue_as_new()
                     ),
-                    timeout=(wake - now) if wake else None,
+                    timeout=remaining,
                     timeout_summary="next SLA deadline",
                 )
             except TimeoutError:
