@@ -12,6 +12,7 @@ start, signal and update runs by the same rules and report failures the same way
   wait-customer TICKET_ID [--agent A] [--question Q]  pause until the customer replies
   reassign TICKET_ID TEAM [--reason R] [--agent A]
   resolve TICKET_ID --agent A --resolution TEXT [--unnecessary]
+  metrics [--since 30d] [--json]   the seed's escalation metrics, each with its target
 
 Agent actions are workflow updates: the workflow's answer (its status) is printed, and a
 request it rejects (already resolved, unknown team, score outside 1-5) exits 2 with the reason.
@@ -180,6 +181,9 @@ def parser() -> argparse.ArgumentParser:
     resolve_cli.add_argument(
         "--unnecessary", action="store_true", help="the escalation was not necessary"
     )
+    metrics = verbs.add_parser("metrics", help="escalation metrics with targets")
+    metrics.add_argument("--since", default="30d", help="window, e.g. 7d, 24h (default 30d)")
+    metrics.add_argument("--json", action="store_true", help="print JSON instead of a table")
     return cli
 
 
@@ -196,6 +200,13 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    if args.verb == "metrics":
+        from web.metrics_cli import metrics_command
+
+        endpoints = Endpoints.from_env()
+        code, text = asyncio.run(metrics_command(endpoints.database_url, args.since, args.json))
+        print(text, file=sys.stdout if code == 0 else sys.stderr)
+        return code
     try:
         result = asyncio.run(run(args))
     except UsageError as error:

@@ -17,6 +17,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from escalation.messages import EscalationStateName, workflow_id_for
 from escalation.models import MAX_DESCRIPTION_CHARS
+from localstack.postgres import EmbeddedPostgres
 from localstack.smtp import SmtpSink
 from tests.conftest import EXAMPLES, ROOT
 from tests.test_escalation_workflow import mails_for, wait_for_state
@@ -200,3 +201,26 @@ async def test_agent_verbs_drive_the_escalation_and_rejections_exit_2(
     again = await cli("resolve", ticket_id, "--agent", "ana", "--resolution", "Relinked")
     assert again.returncode == 2
     assert "already resolved" in again.stderr or "closed" in again.stderr
+
+
+def test_metrics_prints_each_metric_with_its_target(
+    postgres: EmbeddedPostgres, pool: asyncpg.Pool
+) -> None:
+    """`pool` applies the migrations; the figures themselves are checked in test_metrics."""
+    text = run_cli("metrics", "--since", "7d", env={"DATABASE_URL": postgres.url})
+    assert text.returncode == 0, text.stderr
+    for name in ("Escalation rate", "Time to escalate", "Escalation accuracy"):
+        assert name.lower() in text.stdout.lower(), text.stdout
+    as_json = run_cli("metrics", "--json", env={"DATABASE_URL": postgres.url})
+    assert as_json.returncode == 0, as_json.stderr
+    report = json.loads(as_json.stdout)
+    for key in (
+        "escalationRate",
+        "timeToEscalate",
+        "escalationAccuracy",
+        "csatAfterEscalation",
+        "resolutionTime",
+    ):
+        assert "target" in report[key] and "met" in report[key], key
+    bad = run_cli("metrics", "--since", "soon", env={"DATABASE_URL": postgres.url})
+    assert bad.returncode == 2 and "invalid window" in bad.stderr
