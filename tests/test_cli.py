@@ -21,6 +21,7 @@ from localstack.postgres import EmbeddedPostgres
 from localstack.smtp import SmtpSink
 from tests.conftest import EXAMPLES, ROOT
 from tests.test_escalation_workflow import mails_for, wait_for_state
+from web.metrics import METRIC_KEYS
 
 
 def run_cli(*args: str, stdin: str | None = None, env: dict[str, str] | None = None):
@@ -214,13 +215,7 @@ def test_metrics_prints_each_metric_with_its_target(
     as_json = run_cli("metrics", "--json", env={"DATABASE_URL": postgres.url})
     assert as_json.returncode == 0, as_json.stderr
     report = json.loads(as_json.stdout)
-    for key in (
-        "escalationRate",
-        "timeToEscalate",
-        "escalationAccuracy",
-        "csatAfterEscalation",
-        "resolutionTime",
-    ):
+    for key in METRIC_KEYS:
         assert "target" in report[key] and "met" in report[key], key
     bad = run_cli("metrics", "--since", "soon", env={"DATABASE_URL": postgres.url})
     assert bad.returncode == 2 and "invalid window" in bad.stderr

@@ -199,6 +199,17 @@ class Breakdown(Model):
     sla_attainment: float | None = None
 
 
+# Contract 3's metric keys, in the seed's order (plus SLA attainment, beyond the seed).
+METRIC_KEYS: tuple[str, ...] = (
+    "escalationRate",
+    "timeToEscalate",
+    "escalationAccuracy",
+    "csatAfterEscalation",
+    "resolutionTime",
+    "slaAttainment",
+)
+
+
 class MetricsReport(Model):
     window: Window
     counts: Counts
