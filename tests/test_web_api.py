@@ -14,6 +14,7 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 from temporalio.client import Client
 
 from escalation import models
@@ -406,3 +407,36 @@ def test_the_spec_publishes_the_intake_rules_the_server_applies() -> None:
     for email in ("mike@email.com", "a\x1cb@c.d", "a@b", "a b@c.d", "a@b.c\u3000", "m@e.c\x7f"):
         published = bool(re.fullmatch(models.EMAIL_PATTERN, email))
         assert published == (email == "mike@email.com"), email
+
+
+# --- Prometheus ------------------------------------------------------------------------------
+
+
+def scrape(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """Samples by (name, labels), parsed by prometheus_client's own parser."""
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
+
+
+async def test_prometheus_metrics_count_the_escalation_and_its_time_to_escalate(
+    http: httpx.AsyncClient, setup: WebSetup, client: Client
+) -> None:
+    before = scrape((await http.get("/metrics")).text)
+    ticket_id = new_ticket_id()
+    assert (await post_ticket(http, ticket_id)).status_code == 202
+    await escalated(http, setup, ticket_id)
+    answer = await http.get("/metrics")
+    assert answer.status_code == 200
+    assert answer.headers["content-type"].startswith("text/plain")
+    after = scrape(answer.text)
+
+    p1 = ("escalations_total", (("priority", "P1"), ("team", "engineering")))
+    assert after[p1] == before.get(p1, 0) + 1
+    count = ("time_to_escalate_seconds_count", ())
+    assert after[count] == before.get(count, 0) + 1
+    assert after[("time_to_escalate_seconds_bucket", (("le", "+Inf"),))] == after[count]
+    assert ("sla_breaches_total", ()) in after and ("auto_responses_total", ()) in after
+    await client.get_workflow_handle(workflow_id_for(ticket_id)).terminate("test done")

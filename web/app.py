@@ -11,12 +11,14 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Annotated
 from urllib.parse import quote
 
 import asyncpg
-from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi import Depends, FastAPI, Request
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
+from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -25,8 +27,9 @@ from web.api import agents, webhooks
 from web.auth import forget_deliveries
 from web.guards import LoginRequired
 from web.pages import router as pages
+from web.prometheus import render_metrics
 from web.schemas import Health
-from web.services import Services, WebConfig, connect_pool, connect_temporal
+from web.services import Services, WebConfig, connect_pool, connect_temporal, services
 
 __all__ = ["WebConfig", "app", "create_app"]
 
@@ -140,6 +143,11 @@ def create_app(config: WebConfig | None = None) -> FastAPI:
     @app.get("/healthz", response_model=Health, tags=["ops"], summary="Liveness")
     async def healthz() -> Health:
         return Health(ok=True)
+
+    @app.get("/metrics", include_in_schema=False)
+    async def prometheus_metrics(found: Annotated[Services, Depends(services)]) -> Response:
+        """Prometheus text format (scraped by ops, not part of the API)."""
+        return Response(await render_metrics(found.pool), media_type=CONTENT_TYPE_LATEST)
 
     @app.exception_handler(temporal_ops.TicketError)
     async def ticket_error(request: Request, error: temporal_ops.TicketError) -> JSONResponse:
