@@ -21,7 +21,6 @@ import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
 
 from localstack.errors import StackError
 from localstack.ports import ensure_port_free, free_port, port_open
@@ -33,6 +32,7 @@ from localstack.processes import (
     stop_pid,
     sweep_abandoned_tempdirs,
 )
+from localstack.service import Service
 
 log = logging.getLogger("localstack")
 
@@ -204,7 +204,7 @@ class _Postmaster:
         return cls(pid, port, status)
 
 
-class EmbeddedPostgres:
+class EmbeddedPostgres(Service):
     """A PostgreSQL server on 127.0.0.1:<port> with trust auth for user `postgres`.
 
     `start()` initdb's once (into a sibling temp dir, renamed when complete, so a crash during
@@ -325,17 +325,6 @@ class EmbeddedPostgres:
             if self.remove_on_stop:
                 atexit.unregister(self.stop)
                 shutil.rmtree(self.data_dir.parent, ignore_errors=True)
-
-    def __enter__(self) -> EmbeddedPostgres:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     # --- internals ----------------------------------------------------------------------------
 

@@ -21,7 +21,6 @@ from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
 from pathlib import Path
-from types import TracebackType
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
@@ -29,6 +28,7 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 from localstack.errors import StackError
 from localstack.ports import ensure_port_free
 from localstack.processes import make_owned_tempdir, sweep_abandoned_tempdirs
+from localstack.service import Service
 
 log = logging.getLogger("localstack")
 
@@ -79,7 +79,7 @@ class _Controller(Controller):
         super()._trigger_server()  # type: ignore[no-untyped-call]
 
 
-class SmtpSink:
+class SmtpSink(Service):
     """An SMTP server on 127.0.0.1 that accepts everything and keeps it."""
 
     def __init__(
@@ -186,17 +186,6 @@ class SmtpSink:
             if time.monotonic() >= deadline:
                 raise self._timeout(timeout)
             await asyncio.sleep(0.02)
-
-    def __enter__(self) -> SmtpSink:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     # --- internals ----------------------------------------------------------------------------
 

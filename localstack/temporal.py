@@ -42,6 +42,7 @@ from localstack.processes import (
     terminate,
     write_pidfile,
 )
+from localstack.service import Service
 
 log = logging.getLogger("localstack")
 
@@ -141,7 +142,7 @@ def _run_blocking(make_coro: Callable[[], Awaitable[_T]]) -> _T:
     return box["value"]  # type: ignore[no-any-return]
 
 
-class TemporalDevServer:
+class TemporalDevServer(Service):
     """`temporal server start-dev` on 127.0.0.1 with our search attributes.
 
     In memory by default (about 3x faster to start on 2 cores, and a demo rarely needs to survive
@@ -279,17 +280,6 @@ class TemporalDevServer:
         if self._remove_state_dir:
             atexit.unregister(self.stop)
             shutil.rmtree(self.state_dir, ignore_errors=True)
-
-    def __enter__(self) -> TemporalDevServer:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     async def __aenter__(self) -> TemporalDevServer:
         return await self.start_async()
