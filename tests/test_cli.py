@@ -107,9 +107,10 @@ def test_bad_input_exits_2_naming_the_field_and_starts_nothing(
     assert result.stdout == ""
 
 
-async def test_start_twice_is_one_workflow_one_assignment_one_email(
-    client: Client, task_queue: str, pool: asyncpg.Pool, smtp_sink: SmtpSink, tmp_path: Path
-) -> None:
+def ticket_for_cli(
+    client: Client, task_queue: str, tmp_path: Path
+) -> tuple[str, Path, dict[str, str]]:
+    """A fresh seed ticket in a file, and the environment pointing the CLI at the test worker."""
     ticket_id = f"T-{uuid.uuid4().hex[:10]}"
     payload_file = tmp_path / "ticket.json"
     payload_file.write_text(json.dumps(seed_payload(id=ticket_id)))
@@ -117,6 +118,13 @@ async def test_start_twice_is_one_workflow_one_assignment_one_email(
         "TEMPORAL_ADDRESS": client.service_client.config.target_host,
         "ESCALATION_TASK_QUEUE": task_queue,
     }
+    return ticket_id, payload_file, env
+
+
+async def test_start_twice_is_one_workflow_one_assignment_one_email(
+    client: Client, task_queue: str, pool: asyncpg.Pool, smtp_sink: SmtpSink, tmp_path: Path
+) -> None:
+    ticket_id, payload_file, env = ticket_for_cli(client, task_queue, tmp_path)
     first = await asyncio.to_thread(run_cli, "start", str(payload_file), env=env)
     assert first.returncode == 0, first.stderr
     handle = client.get_workflow_handle(workflow_id_for(ticket_id))
@@ -157,13 +165,7 @@ def test_status_of_an_unknown_ticket_exits_2(temporal_env: WorkflowEnvironment) 
 async def test_agent_verbs_drive_the_escalation_and_rejections_exit_2(
     client: Client, task_queue: str, tmp_path: Path
 ) -> None:
-    ticket_id = f"T-{uuid.uuid4().hex[:10]}"
-    payload_file = tmp_path / "ticket.json"
-    payload_file.write_text(json.dumps(seed_payload(id=ticket_id)))
-    env = {
-        "TEMPORAL_ADDRESS": client.service_client.config.target_host,
-        "ESCALATION_TASK_QUEUE": task_queue,
-    }
+    ticket_id, payload_file, env = ticket_for_cli(client, task_queue, tmp_path)
 
     async def cli(*args: str) -> subprocess.CompletedProcess[str]:
         return await asyncio.to_thread(run_cli, *args, env=env)

@@ -4,6 +4,7 @@ the whole contract."""
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -292,20 +293,10 @@ async def queue(
 
 
 def queue_item(row: queries.QueueRow) -> QueueItem:
+    """The queue row as the API shows it: its columns (the rest are ignored), plus the
+    ticket page's address and the indicators."""
     return QueueItem(
-        ticket_id=row.ticket_id,
-        workflow_id=row.workflow_id,
-        state=row.state,
-        team=row.team,
-        priority=row.priority,
-        subject=row.subject,
-        customer_name=row.customer_name,
-        premium=row.premium,
-        time_sensitive=row.time_sensitive,
-        sentiment=row.sentiment,
-        scenario=row.scenario,
-        escalated_at=row.escalated_at,
-        sla_due_at=row.sla_due_at,
+        **dataclasses.asdict(row),
         url=f"/tickets/{row.ticket_id}",
         indicators=indicators(row.priority, row.premium, row.time_sensitive),
     )
