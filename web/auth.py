@@ -32,15 +32,21 @@ from pathlib import Path
 import asyncpg
 
 from escalation.models import TEAMS
+from escalation.signing import (  # noqa: F401 - re-exported for the web side
+    MIN_SECRET_BYTES,
+    SECRET_PREFIX,
+    parse_secret,
+    sign,
+)
+from escalation.signing import (
+    digest as signature_digest,
+)
 
 # ---------------------------------------------------------------------------------------------
 # Webhook signatures (Standard Webhooks)
 # ---------------------------------------------------------------------------------------------
 
-SECRET_PREFIX = "whsec_"
 DEFAULT_TOLERANCE = timedelta(minutes=5)
-# Shorter keys make HMAC guessable; Standard Webhooks recommends 24-64 bytes.
-MIN_SECRET_BYTES = 16
 # The id is stored for replay protection: bound it so a sender cannot bloat the table.
 MAX_WEBHOOK_ID_LENGTH = 256
 SECRETS_ENV = "ESCALATION_WEBHOOK_SECRETS"
@@ -57,40 +63,6 @@ class WebhookAuthError(Exception):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
-
-
-def parse_secret(text: str) -> bytes:
-    """The key bytes of a Standard Webhooks secret: "whsec_<base64>" or the bare base64.
-
-    Raises ValueError naming the problem (never echoing the secret, which ends up in logs).
-    """
-    value = text.strip()
-    if value.startswith(SECRET_PREFIX):
-        value = value[len(SECRET_PREFIX) :]
-    if not value:
-        raise ValueError("webhook secret is empty (expected 'whsec_' followed by base64)")
-    try:
-        key = base64.b64decode(value + "=" * (-len(value) % 4), validate=True)
-    except (binascii.Error, ValueError):
-        raise ValueError(
-            "webhook secret is not valid base64 (expected 'whsec_' followed by base64)"
-        ) from None
-    if len(key) < MIN_SECRET_BYTES:
-        raise ValueError(
-            f"webhook secret is too short: {len(key)} bytes, at least {MIN_SECRET_BYTES} needed"
-        )
-    return key
-
-
-def _digest(secret: bytes, webhook_id: str, timestamp: int | str, body: bytes) -> bytes:
-    """HMAC-SHA256 over "{id}.{timestamp}.{body}": the Standard Webhooks signed content."""
-    signed = f"{webhook_id}.{timestamp}.".encode() + body
-    return hmac.new(secret, signed, hashlib.sha256).digest()
-
-
-def sign(secret: bytes, webhook_id: str, timestamp: int, body: bytes) -> str:
-    """The `webhook-signature` header value "v1,<base64>" a helpdesk would send."""
-    return "v1," + base64.b64encode(_digest(secret, webhook_id, timestamp, body)).decode()
 
 
 def _presented_signatures(header: str) -> list[bytes]:
@@ -182,7 +154,7 @@ class WebhookVerifier:
         matched = False
         # Every secret against every entry, no early exit: timing says nothing about which.
         for secret in self._secrets:
-            expected = _digest(secret, webhook_id, timestamp, body)
+            expected = signature_digest(secret, webhook_id, timestamp, body)
             for candidate in presented:
                 matched |= hmac.compare_digest(expected, candidate)
         if not matched:
