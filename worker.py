@@ -8,6 +8,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
@@ -16,7 +18,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 
 from activities.db import apply_migrations, connect
 from activities.registry import all_activities
-from activities.settings import Settings, policy_path_from_env
+from activities.settings import Settings, TicketStatusWebhook, policy_path_from_env
 from escalation.config import Endpoints
 from escalation.policy import load_policy
 from workflows.escalation import EscalationWorkflow
@@ -37,13 +39,25 @@ def workflow_runner() -> SandboxedWorkflowRunner:
     )
 
 
-def create_worker(client: Client, settings: Settings, task_queue: str) -> Worker:
+def create_worker(
+    client: Client,
+    settings: Settings,
+    task_queue: str,
+    *,
+    extra_workflows: Sequence[type] = (),
+    extra_activities: Sequence[Callable[..., Any]] = (),
+    **tuning: Any,
+) -> Worker:
+    """The service's worker. The benchmark adds its floor workflow and passes tuning knobs
+    (`max_cached_workflows`, `max_concurrent_activities`, poller behaviours, ...) straight to
+    `Worker`; without them the SDK's defaults apply."""
     return Worker(
         client,
         task_queue=task_queue,
-        workflows=WORKFLOWS,
-        activities=all_activities(settings),
+        workflows=[*WORKFLOWS, *extra_workflows],
+        activities=[*all_activities(settings), *extra_activities],
         workflow_runner=workflow_runner(),
+        **tuning,
     )
 
 
@@ -69,6 +83,7 @@ async def main() -> None:
         policy_path=policy_path,
         temporal_ui_url=endpoints.temporal_ui_url,
         namespace=endpoints.namespace,
+        ticket_status_webhook=TicketStatusWebhook.from_env(),
     )
     client = await connect_client(endpoints)
     worker = create_worker(client, settings, endpoints.task_queue)

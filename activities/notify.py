@@ -5,9 +5,9 @@ from __future__ import annotations
 from temporalio import activity
 
 from activities.email import send_email_once
-from activities.rendering import acknowledgement_email
+from activities.rendering import acknowledgement_email, known_solution_email
 from activities.settings import Settings
-from escalation.messages import NotificationResult, NotifyCustomerInput
+from escalation.messages import KnownSolutionAnswer, NotificationResult, NotifyCustomerInput
 
 
 class NotifyActivities:
@@ -29,3 +29,18 @@ class NotifyActivities:
         )
         self.settings.faults.maybe_fail("notify_customer")
         return result
+
+    @activity.defn
+    async def send_known_solution(self, input: KnownSolutionAnswer) -> NotificationResult:
+        """Auto-response with an approved known solution (De-escalation 5): its answer, once."""
+        ticket = input.package.ticket
+        subject, body = known_solution_email(input.package, input.solution.auto_response)
+        return await send_email_once(
+            self.settings,
+            key=f"{ticket.id}:known-solution",
+            ticket_id=ticket.id,
+            kind="known_solution",
+            recipient=ticket.customer_email,
+            subject=subject,
+            body=body,
+        )

@@ -11,7 +11,13 @@ from temporalio import activity
 
 from activities.settings import Settings
 from escalation.messages import EscalationInput
-from escalation.models import Customer, EscalationPackage, History, TechnicalContext
+from escalation.models import (
+    Customer,
+    EscalationPackage,
+    History,
+    KnownSolution,
+    TechnicalContext,
+)
 
 
 def describe_age(since: datetime, at: datetime) -> str:
@@ -124,6 +130,17 @@ class PackageActivities:
                     ticket.created_at + window,
                 )
 
+            known = await db.fetch(
+                """
+                SELECT id, scenario, error_code, symptom_terms, title, auto_response
+                  FROM kb_patterns
+                 WHERE status = 'approved' AND auto_response IS NOT NULL
+                   AND (error_code IS NULL OR error_code = upper($1))
+                 ORDER BY id
+                """,
+                (technical.error_code or "").strip(),
+            )
+
         gaps = []
         if profile is None and payload.customer is None:
             gaps.append("customer profile")
@@ -141,6 +158,17 @@ class PackageActivities:
             technical_context=technical,
             recent_reports=recent_reports,
             gaps=gaps,
+            known_solutions=[
+                KnownSolution(
+                    id=row["id"],
+                    scenario=row["scenario"],
+                    error_code=row["error_code"],
+                    symptom_terms=list(row["symptom_terms"]),
+                    title=row["title"] or f"Known solution #{row['id']}",
+                    auto_response=row["auto_response"],
+                )
+                for row in known
+            ],
         )
 
     async def _customer_profile(

@@ -8,6 +8,7 @@ from typing import Any
 from activities.alerts import AlertActivities
 from activities.assignment import AssignmentActivities
 from activities.dashboard import DashboardActivities
+from activities.de_escalation import DeEscalationActivities
 from activities.log import LogActivities
 from activities.notify import NotifyActivities
 from activities.package import PackageActivities
@@ -25,6 +26,7 @@ def all_activities(settings: Settings) -> list[Callable[..., Any]]:
     log = LogActivities(settings)
     dashboard = DashboardActivities(settings)
     alerts = AlertActivities(settings)
+    de_escalation = DeEscalationActivities(settings)
     return [
         package.gather_escalation_package,
         triage.triage_ticket,
@@ -36,4 +38,7 @@ def all_activities(settings: Settings) -> list[Callable[..., Any]]:
         triage.load_sla_rules,
         triage.assess_reply,
         alerts.send_alert,
+        notify.send_known_solution,
+        de_escalation.close_ticket,
+        de_escalation.notify_ticketing_system,
     ]

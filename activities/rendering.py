@@ -199,3 +199,51 @@ def acknowledgement_email(
         )
     )
     return f"Re: {ticket.subject}", body
+
+
+def kb_article_markdown(
+    *,
+    title: str,
+    scenario_label: str,
+    error_code: str | None,
+    subjects: list[str],
+    symptom_terms: list[str],
+    steps: list[str],
+    tickets: list[dict[str, object]],
+) -> str:
+    """De-escalation 4: the KB article draft of a learned pattern."""
+    return (
+        _templates()
+        .get_template("kb_article.md.j2")
+        .render(
+            title=title,
+            scenario_label=scenario_label,
+            error_code=error_code,
+            subjects=subjects,
+            symptom_terms=symptom_terms,
+            steps=steps,
+            tickets=tickets,
+        )
+    )
+
+
+def known_solution_answer(title: str, steps: list[str]) -> str:
+    """De-escalation 5: the auto-response candidate, what a matching customer will be sent."""
+    return (
+        _templates()
+        .get_template("known_solution_answer.txt.j2")
+        .render(title=title, steps=steps)
+        .strip()
+    )
+
+
+def known_solution_email(package: EscalationPackage, answer: str) -> tuple[str, str]:
+    """(subject, body) of the email that answers a ticket with an approved known solution."""
+    ticket = package.ticket
+    first_name = (ticket.customer_name or "").split(" ")[0] or "there"
+    body = (
+        _templates()
+        .get_template("known_solution_email.txt.j2")
+        .render(ticket=ticket, first_name=first_name, answer=answer)
+    )
+    return f"Re: {ticket.subject}", body

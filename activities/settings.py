@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import os
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import asyncpg
 
 from escalation.policy import Policy, load_policy
+from escalation.signing import parse_secret
 
 DEFAULT_POLICY = Path(__file__).resolve().parent.parent / "config" / "policy.toml"
 
@@ -27,6 +30,44 @@ class FaultInjection:
             raise RuntimeError(f"injected failure after the side effect of {activity_name}")
 
 
+TICKET_STATUS_URL_ENV = "TICKET_STATUS_WEBHOOK_URL"
+TICKET_STATUS_SECRET_ENV = "TICKET_STATUS_WEBHOOK_SECRET"
+INTAKE_SECRETS_ENV = "ESCALATION_WEBHOOK_SECRETS"
+
+
+@dataclass(frozen=True)
+class TicketStatusWebhook:
+    """Where de-escalation tells the ticketing system a ticket is resolved, and the secret it
+    signs with (Standard Webhooks, as the helpdesk signs its intake webhooks)."""
+
+    url: str
+    secret: bytes
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> TicketStatusWebhook | None:
+        """None without TICKET_STATUS_WEBHOOK_URL. The secret is TICKET_STATUS_WEBHOOK_SECRET,
+        else the first (newest) of ESCALATION_WEBHOOK_SECRETS; a URL without any is an error."""
+        env = os.environ if environ is None else environ
+        url = env.get(TICKET_STATUS_URL_ENV, "").strip()
+        if not url:
+            return None
+        if not url.startswith(("http://", "https://")):
+            raise ValueError(f"{TICKET_STATUS_URL_ENV} must be an http(s) URL")
+        text = env.get(TICKET_STATUS_SECRET_ENV, "").strip() or next(
+            (e for e in re.split(r"[\s,]+", env.get(INTAKE_SECRETS_ENV, "")) if e), ""
+        )
+        if not text:
+            raise ValueError(
+                f"{TICKET_STATUS_URL_ENV} is set but there is no secret to sign with: set "
+                f"{TICKET_STATUS_SECRET_ENV} or {INTAKE_SECRETS_ENV}"
+            )
+        try:
+            secret = parse_secret(text)
+        except ValueError as error:
+            raise ValueError(f"{TICKET_STATUS_SECRET_ENV}: {error}") from None
+        return cls(url=url, secret=secret)
+
+
 @dataclass
 class Settings:
     pool: asyncpg.Pool
@@ -36,6 +77,7 @@ class Settings:
     temporal_ui_url: str = "http://localhost:8233"
     namespace: str = "default"
     faults: FaultInjection = field(default_factory=FaultInjection)
+    ticket_status_webhook: TicketStatusWebhook | None = None
     _policy: Policy | None = None
     _policy_mtime: float = -1.0
 

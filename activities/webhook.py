@@ -1,10 +1,12 @@
 """Outgoing webhooks that never post twice: every POST has an idempotency key, a row in
 `notifications` (channel 'webhook') and the key in an `Idempotency-Key` header for receivers
-that deduplicate too. Used by alerts now and by ticket-status webhooks later."""
+that deduplicate too. Used by alerts and, signed, by the ticket-status webhook."""
 
 from __future__ import annotations
 
 import json
+import time
+import uuid
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -12,6 +14,7 @@ import httpx
 
 from activities.delivery import Notification, deliver_once
 from activities.settings import Settings
+from escalation.signing import sign
 
 WEBHOOK_TIMEOUT_SECONDS = 10.0
 USER_AGENT = "photovault-escalation/0.1"
@@ -29,13 +32,26 @@ def redact_url(url: str) -> str:
     return f"{parts.scheme}://{host}/…"
 
 
-async def _post(url: str, key: str, body: bytes) -> None:
-    """One POST; anything but a 2xx answer raises WebhookDeliveryError."""
+def webhook_id(key: str) -> str:
+    """A Standard Webhooks id stable across retries (receivers drop a second delivery)."""
+    return f"msg_{uuid.uuid5(uuid.NAMESPACE_URL, key).hex}"
+
+
+async def _post(url: str, key: str, body: bytes, secret: bytes | None = None) -> None:
+    """One POST; anything but a 2xx answer raises WebhookDeliveryError. With a secret, signed
+    the Standard Webhooks way (as the helpdesk signs what it sends us), timestamped now."""
     headers = {
         "Content-Type": "application/json; charset=utf-8",
         "Idempotency-Key": key,
         "User-Agent": USER_AGENT,
     }
+    if secret is not None:
+        message_id, timestamp = webhook_id(key), int(time.time())
+        headers |= {
+            "webhook-id": message_id,
+            "webhook-timestamp": str(timestamp),
+            "webhook-signature": sign(secret, message_id, timestamp, body),
+        }
     async with httpx.AsyncClient(timeout=WEBHOOK_TIMEOUT_SECONDS) as client:
         try:
             response = await client.post(url, content=body, headers=headers)
@@ -57,6 +73,7 @@ async def post_webhook_once(
     kind: str,
     url: str,
     payload: dict[str, Any],
+    secret: bytes | None = None,
 ) -> bool:
     """POST `payload` as JSON to `url` unless the row under `key` says it was sent already;
     returns True when a previous attempt had sent it.
@@ -69,5 +86,5 @@ async def post_webhook_once(
         Notification(
             key=key, ticket_id=ticket_id, kind=kind, channel="webhook", recipient=url, body=body
         ),
-        lambda: _post(url, key, body.encode()),
+        lambda: _post(url, key, body.encode(), secret),
     )

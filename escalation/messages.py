@@ -11,6 +11,7 @@ from pydantic import Field
 
 from escalation.models import (
     EscalationPackage,
+    KnownSolution,
     Model,
     Priority,
     TicketPayload,
@@ -260,16 +261,71 @@ class QueueEntry(Model):
     priority: Priority | None = None
 
 
+class ResolutionRecord(Model):
+    """De-escalation: what the workflow knows about a resolution, for `close_ticket`."""
+
+    ticket_id: str
+    workflow_id: str
+    agent: str
+    resolution: str
+    escalation_necessary: bool
+    team: str
+    priority: Priority
+    scenario: str | None
+    error_code: str | None
+    ticket_text: str  # subject and description: where the pattern's symptoms come from
+    escalated_at: UtcDatetime
+    responded_at: UtcDatetime | None
+    resolved_at: UtcDatetime
+    paused_seconds: float
+    response_target_seconds: int
+
+
+class ClosedTicket(Model):
+    """`close_ticket`'s answer: the resolution's timing and what was learned from it."""
+
+    resolution_seconds: float
+    after_response_seconds: float | None
+    quick: bool
+    quick_threshold_seconds: float
+    pattern_id: int | None = None
+    pattern_status: str | None = None
+    pattern_occurrences: int = 0
+    # The ticketing system wants the status back (a webhook is configured).
+    notify_ticketing_system: bool = False
+
+
+class TicketStatusUpdate(Model):
+    """The signed outgoing webhook that tells the ticketing system the ticket is resolved."""
+
+    ticket_id: str
+    status: str
+    resolved_at: UtcDatetime
+    resolved_by: str
+    resolution: str
+    team: str
+    priority: Priority
+
+
+class KnownSolutionAnswer(Model):
+    """Auto-response with an approved known solution: the customer gets its answer."""
+
+    package: EscalationPackage
+    solution: KnownSolution
+
+
 __all__ = [
     "AgentResponse",
     "AlertInput",
     "AlertResult",
     "AssignmentInput",
+    "ClosedTicket",
     "CustomerReply",
     "EscalationInput",
     "EscalationOutcome",
     "EscalationStateName",
     "EscalationStatus",
+    "KnownSolutionAnswer",
     "LogEntry",
     "MonitoringSnapshot",
     "NotificationResult",
@@ -279,9 +335,11 @@ __all__ = [
     "QueueEntry",
     "Reassign",
     "ReplyAssessment",
+    "ResolutionRecord",
     "ResolveInput",
     "SatisfactionInput",
     "SummaryInput",
+    "TicketStatusUpdate",
     "WaitOnCustomer",
     "workflow_id_for",
 ]

@@ -196,6 +196,18 @@ class TicketPayload(Model):
     technical_context: TechnicalContext | None = None
 
 
+class KnownSolution(Model):
+    """An approved learned pattern (seed De-escalation 4–5): a KB article and the customer
+    answer to send instead of escalating. Loaded with the package; triage decides if it fits."""
+
+    id: int
+    scenario: str
+    error_code: str | None = None
+    symptom_terms: list[str] = Field(default_factory=list)
+    title: str
+    auto_response: str
+
+
 class EscalationPackage(Model):
     """Seed Step 1: the payload with every gap filled from the database where possible."""
 
@@ -207,6 +219,8 @@ class EscalationPackage(Model):
     recent_reports: int = 0
     # Context we could not find anywhere: flagged in the summary and the log, never fatal.
     gaps: list[str] = Field(default_factory=list)
+    # Approved known solutions that could apply (same error code, or none): triage picks one.
+    known_solutions: list[KnownSolution] = Field(default_factory=list)
 
     @property
     def premium(self) -> bool:
@@ -249,6 +263,9 @@ class TriageDecision(Model):
     at_stake: str | None = None
     # One line for the assignment row and the log ("Data loss - premium customer - time sensitive").
     headline: str = ""
+    # The approved known solution the ticket matched (it is then KB-matched and
+    # auto-response-eligible); the customer is sent its answer when nothing else escalates.
+    known_solution: KnownSolution | None = None
 
 
 class InvalidPayload(ValueError):

@@ -244,6 +244,29 @@ class MonitoringConfig(_Strict):
     no_progress_priorities: list[Priority] = [Priority.P2, Priority.P3]
 
 
+class DeEscalationConfig(_Strict):
+    """Seed "De-escalation": what counts as a quick resolution and when one becomes knowledge."""
+
+    # "If human agent resolves quickly": resolved within this share of the response target,
+    # counted from the first human response (time waiting on the customer excluded).
+    quick_within: Annotated[float, Field(gt=0)] = 0.5
+    # "Learn from solution": a pattern resolved quickly this many times drafts a KB article
+    # and an auto-response candidate for a human to approve.
+    pattern_min_occurrences: Annotated[int, Field(ge=1)] = 3
+    # A pattern without an error code matches a new ticket of its scenario when the ticket
+    # carries at least this share of the pattern's symptom terms.
+    symptom_overlap: Annotated[float, Field(gt=0, le=1)] = 0.6
+    # A ticket matching an approved known solution still goes to a human when it is critical
+    # (upstream urgency or by meaning), angry, or uses legal language (always).
+    known_solution_escalates_urgency: list[Literal["critical", "high", "medium", "low"]] = [
+        "critical"
+    ]
+    known_solution_escalates_priority: list[Priority] = [Priority.P0]
+    known_solution_escalates_sentiment: list[
+        Literal["angry", "frustrated", "frustrated but polite", "calm", "positive"]
+    ] = ["angry"]
+
+
 class Policy(_Strict):
     """The whole policy. Use :func:`load_policy` / :func:`parse_policy` to get one."""
 
@@ -260,6 +283,7 @@ class Policy(_Strict):
     vocabulary: dict[str, str] = {}
     scenarios: Annotated[list[Scenario], Field(min_length=1)]
     monitoring: MonitoringConfig = MonitoringConfig()
+    de_escalation: DeEscalationConfig = DeEscalationConfig()
 
     _compiled: CompiledPolicy | None = PrivateAttr(default=None)
 

@@ -19,7 +19,14 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
-from escalation.models import EscalationPackage, Priority, TriageDecision, Trigger
+from escalation.learning import match_known_solution
+from escalation.models import (
+    EscalationPackage,
+    KnownSolution,
+    Priority,
+    TriageDecision,
+    Trigger,
+)
 from escalation.policy import (
     AT_STAKE_NOUNS,
     LEGAL_TERMS,
@@ -311,24 +318,41 @@ def evaluate_triggers(
     reading: TicketReading,
     meaning_priority: Priority | None,
     legal_terms: list[str],
+    known: KnownSolution | None = None,
 ) -> list[Trigger]:
     """The seed's five triggers, in contract order; escalate when any fired.
 
     Urgency fires on the upstream level, or when the meaning is critical/high (upstream
     urgency can be wrong in both directions; priority never comes from it).
+
+    An approved known solution makes the ticket KB-matched and auto-response-eligible; then
+    only what the policy's `[de_escalation]` still sends to a human fires (critical urgency,
+    anger) besides legal language, which always does.
     """
     ticket = package.ticket
     settings = policy.triggers
+    learned = policy.de_escalation
+    urgency_levels: list[str] = list(settings.urgency_levels)
+    meaning_priorities = settings.meaning_priorities
+    dissatisfied: list[str] = list(policy.sentiment.dissatisfied_labels)
+    if known is not None:
+        urgency_levels = [
+            u for u in urgency_levels if u in learned.known_solution_escalates_urgency
+        ]
+        meaning_priorities = [
+            p for p in meaning_priorities if p in learned.known_solution_escalates_priority
+        ]
+        dissatisfied = [s for s in dissatisfied if s in learned.known_solution_escalates_sentiment]
     fired: list[Trigger] = []
-    if ticket.urgency.value in settings.urgency_levels or (
-        meaning_priority is not None and meaning_priority in settings.meaning_priorities
+    if ticket.urgency.value in urgency_levels or (
+        meaning_priority is not None and meaning_priority in meaning_priorities
     ):
         fired.append("urgency")
-    if not ticket.auto_response_eligible:
+    if not ticket.auto_response_eligible and known is None:
         fired.append("auto_response_ineligible")
-    if reading.sentiment.label in policy.sentiment.dissatisfied_labels:
+    if reading.sentiment.label in dissatisfied:
         fired.append("dissatisfaction")
-    if not ticket.kb_matched:
+    if not ticket.kb_matched and known is None:
         fired.append("beyond_kb")
     if legal_terms:
         fired.append("legal_compliance")
@@ -390,7 +414,16 @@ def triage(package: EscalationPackage, policy: Policy) -> TriageDecision:
     match = detect_scenario(package, policy, reading)
     outcome = set_priority(package, policy, match, reading)
     legal_terms = find_legal_terms(reading, policy)
-    triggers = evaluate_triggers(package, policy, reading, outcome.meaning_priority, legal_terms)
+    known = match_known_solution(
+        outcome.scenario.id,
+        package.technical_context.error_code,
+        package.ticket.text,
+        package.known_solutions,
+        policy.de_escalation.symptom_overlap,
+    )
+    triggers = evaluate_triggers(
+        package, policy, reading, outcome.meaning_priority, legal_terms, known
+    )
     escalate = bool(triggers)
     scenario = outcome.scenario
     quotes = detect_time_sensitivity(reading, policy)
@@ -425,6 +458,8 @@ def triage(package: EscalationPackage, policy: Policy) -> TriageDecision:
     if quotes:
         reasons.append("Customer is time-sensitive: " + ", ".join(f'"{q}"' for q in quotes))
     reasons.extend(_trigger_reasons(package, policy, triggers, outcome, reading, legal_terms))
+    if known is not None:
+        reasons.append(f"Known solution #{known.id} (approved): {known.title}")
     if not escalate:
         reasons.append("No escalation trigger fired: auto-response keeps the ticket")
 
@@ -447,4 +482,5 @@ def triage(package: EscalationPackage, policy: Policy) -> TriageDecision:
         several_users=outcome.several_users is not None,
         at_stake=at_stake.phrase if at_stake else None,
         headline=_headline(scenario, package.premium, sentiment.angry, bool(quotes), escalate),
+        known_solution=known,
     )

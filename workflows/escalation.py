@@ -21,6 +21,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.alerts import AlertActivities
     from activities.assignment import AssignmentActivities
     from activities.dashboard import DashboardActivities
+    from activities.de_escalation import DeEscalationActivities
     from activities.log import LogActivities
     from activities.notify import NotifyActivities
     from activities.package import PackageActivities
@@ -31,11 +32,13 @@ with workflow.unsafe.imports_passed_through():
         AgentResponse,
         AlertInput,
         AssignmentInput,
+        ClosedTicket,
         CustomerReply,
         EscalationInput,
         EscalationOutcome,
         EscalationStateName,
         EscalationStatus,
+        KnownSolutionAnswer,
         LogEntry,
         MonitoringSnapshot,
         NotificationResult,
@@ -43,9 +46,11 @@ with workflow.unsafe.imports_passed_through():
         PendingWork,
         QueueEntry,
         Reassign,
+        ResolutionRecord,
         ResolveInput,
         SatisfactionInput,
         SummaryInput,
+        TicketStatusUpdate,
         WaitOnCustomer,
     )
     from escalation.models import EscalationPackage, TriageDecision
@@ -63,6 +68,8 @@ IO_TIMEOUT = timedelta(seconds=30)
 PURE_TIMEOUT = timedelta(seconds=10)
 # An alert channel that stays down is retried for a day, then recorded as failed on the run.
 ALERT_GIVE_UP = timedelta(hours=24)
+# Runs that resolved before de-escalation closed tickets and learned skip it on replay.
+DE_ESCALATION_CLOSES_TICKET = "de-escalation-closes-ticket"
 
 
 @workflow.defn
@@ -309,20 +316,30 @@ class EscalationWorkflow:
     async def keep_with_auto_response(
         self, package: EscalationPackage, decision: TriageDecision
     ) -> EscalationOutcome:
-        """No trigger fired: the ticket stays with auto-response, recorded for the metrics."""
+        """No trigger fired: the ticket stays with auto-response, recorded for the metrics.
+        A ticket that matched an approved known solution is sent that solution's answer."""
         self._finished = True
         self._set_state(EscalationStateName.AUTO_RESPONSE)
-        await self._log(
-            "auto_response",
-            {
-                "ticketId": package.ticket.id,
-                "action": "auto_response",
-                "timestamp": workflow.now().isoformat(),
-                "triggers": [],
-                "scenario": decision.scenario,
-                "reasons": decision.reasons,
-            },
-        )
+        known = decision.known_solution
+        if known is not None:  # only runs triaged with learned knowledge: replay-safe
+            await workflow.execute_activity_method(
+                NotifyActivities.send_known_solution,
+                KnownSolutionAnswer(package=package, solution=known),
+                start_to_close_timeout=IO_TIMEOUT,
+                retry_policy=IO_RETRY,
+                summary=f"Auto-response: send known solution #{known.id}",
+            )
+        event: dict[str, object] = {
+            "ticketId": package.ticket.id,
+            "action": "auto_response",
+            "timestamp": workflow.now().isoformat(),
+            "triggers": [],
+            "scenario": decision.scenario,
+            "reasons": decision.reasons,
+        }
+        if known is not None:
+            event["knownSolutionId"] = known.id
+        await self._log("auto_response", event)
         return EscalationOutcome(ticket_id=package.ticket.id, outcome="auto-response")
 
     async def write_summary(self, package: EscalationPackage, decision: TriageDecision) -> str:
@@ -804,27 +821,38 @@ class EscalationWorkflow:
         decision = self._decision
         clock = self._clock
         assert resolution is not None and decision is not None and clock is not None
-        self._status.resolved_at = workflow.now()
+        now = workflow.now()
+        self._status.resolved_at = now
         self._status.resolution = resolution.resolution
         self._refresh_status()
-        await self._log(
-            "resolved",
-            {
-                "ticketId": self._ticket_id,
-                "action": "resolved",
-                "timestamp": self._status.resolved_at.isoformat(),
-                "resolvedBy": resolution.agent,
-                "resolution": resolution.resolution,
-                "escalationNecessary": resolution.escalation_necessary,
-                "team": clock.team,
-                "priority": clock.priority,
-                "respondedAt": clock.responded_at.isoformat() if clock.responded_at else None,
-                "pausedSeconds": clock.paused_seconds_at(workflow.now()),
-            },
-        )
+        paused = clock.paused_seconds_at(now)
+        event: dict[str, object] = {
+            "ticketId": self._ticket_id,
+            "action": "resolved",
+            "timestamp": now.isoformat(),
+            "resolvedBy": resolution.agent,
+            "resolution": resolution.resolution,
+            "escalationNecessary": resolution.escalation_necessary,
+            "team": clock.team,
+            "priority": clock.priority,
+            "respondedAt": clock.responded_at.isoformat() if clock.responded_at else None,
+            "pausedSeconds": paused,
+        }
+        closed: ClosedTicket | None = None
+        if workflow.patched(DE_ESCALATION_CLOSES_TICKET):
+            closed = await self.close_ticket(resolution, paused)
+            event |= {
+                "resolutionSeconds": closed.resolution_seconds,
+                "afterResponseSeconds": closed.after_response_seconds,
+                "quick": closed.quick,
+                "patternId": closed.pattern_id,
+            }
+        await self._log("resolved", event)
         await self.update_dashboard(EscalationStateName.RESOLVED)
         self._set_state(EscalationStateName.RESOLVED)
         workflow.upsert_search_attributes([sa.SLA_DUE_AT.value_unset()])
+        if closed is not None and closed.notify_ticketing_system:
+            await self.notify_ticketing_system(resolution)
         return EscalationOutcome(
             ticket_id=self._ticket_id,
             outcome="resolved",
@@ -832,6 +860,68 @@ class EscalationWorkflow:
             priority=clock.priority,
             resolved_by=resolution.agent,
             resolution=resolution.resolution,
+        )
+
+    async def close_ticket(self, resolution: ResolveInput, paused: float) -> ClosedTicket:
+        """De-escalation 1–5: ticket status, the resolution's timing, learning from it."""
+        clock, package, decision = self._clock, self._package, self._decision
+        assert clock is not None and package is not None and decision is not None
+        assert self._status.escalated_at is not None and self._status.resolved_at is not None
+        return await workflow.execute_activity_method(
+            DeEscalationActivities.close_ticket,
+            ResolutionRecord(
+                ticket_id=self._ticket_id,
+                workflow_id=workflow.info().workflow_id,
+                agent=resolution.agent,
+                resolution=resolution.resolution,
+                escalation_necessary=resolution.escalation_necessary,
+                team=clock.team,
+                priority=clock.priority,
+                scenario=decision.scenario,
+                error_code=package.technical_context.error_code,
+                ticket_text=package.ticket.text,
+                escalated_at=self._status.escalated_at,
+                responded_at=clock.responded_at,
+                resolved_at=self._status.resolved_at,
+                paused_seconds=paused,
+                response_target_seconds=clock.response_target_seconds,
+            ),
+            start_to_close_timeout=IO_TIMEOUT,
+            retry_policy=IO_RETRY,
+            summary="De-escalation: close the ticket, learn from the solution",
+        )
+
+    async def notify_ticketing_system(self, resolution: ResolveInput) -> None:
+        """De-escalation 1, outside: the signed ticket-status webhook to the ticketing system.
+        Retried for a day; then the failure stays on the `notifications` row and the run still
+        completes (the ticket is resolved whatever the helpdesk hears)."""
+        clock = self._clock
+        assert clock is not None and self._status.resolved_at is not None
+        try:
+            await self._tell_ticketing_system(resolution, clock)
+        except ActivityError as error:
+            workflow.logger.warning("ticket-status webhook gave up: %s", error.cause or error)
+
+    async def _tell_ticketing_system(self, resolution: ResolveInput, clock: SlaClock) -> None:
+        await workflow.execute_activity_method(
+            DeEscalationActivities.notify_ticketing_system,
+            TicketStatusUpdate(
+                ticket_id=self._ticket_id,
+                status="resolved",
+                resolved_at=self._status.resolved_at,
+                resolved_by=resolution.agent,
+                resolution=resolution.resolution,
+                team=clock.team,
+                priority=clock.priority,
+            ),
+            start_to_close_timeout=IO_TIMEOUT,
+            retry_policy=RetryPolicy(
+                initial_interval=timedelta(seconds=1),
+                backoff_coefficient=2.0,
+                maximum_interval=timedelta(minutes=5),
+            ),
+            schedule_to_close_timeout=ALERT_GIVE_UP,
+            summary="De-escalation: tell the ticketing system",
         )
 
     # --- helpers -------------------------------------------------------------------------
