@@ -13,9 +13,12 @@ start, signal and update runs by the same rules and report failures the same way
   reassign TICKET_ID TEAM [--reason R] [--agent A]
   resolve TICKET_ID --agent A --resolution TEXT [--unnecessary]
   metrics [--since 30d] [--json]   the seed's escalation metrics, each with its target
+  kb list [--status S] [--json] | kb show ID | kb approve ID [--agent A] | kb reject ID
+                        learned patterns: KB drafts and auto-response candidates to approve
 
 Agent actions are workflow updates: the workflow's answer (its status) is printed, and a
 request it rejects (already resolved, unknown team, score outside 1-5) exits 2 with the reason.
+A satisfaction score for a resolved escalation is recorded as its CSAT after resolution.
 
 Exit codes: 0 success, 2 invalid input (the reason on stderr), 1 anything else.
 """
@@ -31,6 +34,7 @@ from datetime import UTC, datetime
 from getpass import getuser
 from pathlib import Path
 
+import asyncpg
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import RPCError
@@ -141,6 +145,22 @@ async def send(args: argparse.Namespace, endpoints: Endpoints) -> dict[str, obje
     """Send an agent action as an update (the workflow answers) or a reply as a signal."""
     name, message = message_for(args)
     client = await connect(endpoints)
+    if name == "set_satisfaction":
+        from web.feedback import rate
+        from web.services import connect_pool
+
+        assert isinstance(message, SatisfactionInput)
+        opened: list[asyncpg.Pool] = []
+
+        async def database() -> asyncpg.Pool:
+            opened.append(await connect_pool(endpoints.database_url))
+            return opened[-1]
+
+        try:
+            return (await rate(client, database, args.ticket_id, message)).to_json_dict()
+        finally:
+            for pool in opened:
+                await pool.close()
     if name == "customer_replied":
         await temporal_ops.signal(client, args.ticket_id, name, message)
         return {"ticketId": args.ticket_id, "signalled": name}
@@ -184,6 +204,19 @@ def parser() -> argparse.ArgumentParser:
     metrics = verbs.add_parser("metrics", help="escalation metrics with targets")
     metrics.add_argument("--since", default="30d", help="window, e.g. 7d, 24h (default 30d)")
     metrics.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    kb = verbs.add_parser("kb", help="learned patterns: KB drafts to approve")
+    kb_verbs = kb.add_subparsers(dest="kb_action", required=True)
+    kb_list = kb_verbs.add_parser("list", help="every learned pattern, drafts first")
+    kb_list.add_argument("--status", choices=["collecting", "draft", "approved", "rejected"])
+    kb_list.add_argument("--json", action="store_true")
+    kb_show = kb_verbs.add_parser("show", help="a pattern's KB article and auto-response")
+    kb_show.add_argument("pattern_id", type=int)
+    kb_show.add_argument("--json", action="store_true")
+    for action, text in (("approve", "let triage answer matching tickets with it"),
+                         ("reject", "never use this draft")):  # fmt: skip
+        decide = kb_verbs.add_parser(action, help=text)
+        decide.add_argument("pattern_id", type=int)
+        decide.add_argument("--agent", help="default: $ESCALATION_AGENT or your user name")
     return cli
 
 
@@ -207,6 +240,24 @@ def main(argv: list[str] | None = None) -> int:
         code, text = asyncio.run(metrics_command(endpoints.database_url, args.since, args.json))
         print(text, file=sys.stdout if code == 0 else sys.stderr)
         return code
+    if args.verb == "kb":
+        from web.knowledge_cli import kb_command
+
+        endpoints = Endpoints.from_env()
+        code, text = asyncio.run(
+            kb_command(
+                endpoints.database_url,
+                args.kb_action,
+                pattern_id=getattr(args, "pattern_id", None),
+                agent=getattr(args, "agent", None)
+                or os.environ.get("ESCALATION_AGENT")
+                or getuser(),
+                status=getattr(args, "status", None),
+                as_json=getattr(args, "json", False),
+            )
+        )
+        print(text, file=sys.stdout if code == 0 else sys.stderr)
+        return code
     try:
         result = asyncio.run(run(args))
     except UsageError as error:
@@ -221,7 +272,7 @@ def main(argv: list[str] | None = None) -> int:
     except temporal_ops.TicketError as error:
         print(f"error: {error.message}", file=sys.stderr)
         return 1
-    except (RPCError, OSError, RuntimeError) as error:
+    except (RPCError, OSError, RuntimeError, asyncpg.PostgresError) as error:
         print(f"error: {type(error).__name__}: {error}", file=sys.stderr)
         return 1
     print(json.dumps(result, indent=2, ensure_ascii=False))

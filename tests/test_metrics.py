@@ -46,10 +46,10 @@ async def seed_week(pool: asyncpg.Pool, base: datetime) -> str:
 
     E1: received +10:00:00, escalated +10:00:30 (30 s), created 09:58:00, engineering/P1,
         SLA due 11:00:30, first response 10:30:30 (in time), resolved 14:00:30 necessary,
-        paused 600 s; satisfaction 2 then 5 (latest 5).
+        paused 600 s; CSAT after resolution 2 then 5 (latest 5).
     E2: received 11:00:00, escalated 11:01:00 (60 s), created 2020-01-01 (imported), billing/P2,
         SLA due 15:01:00, first response 16:00:00 (late), resolved the next day 11:01:00
-        unnecessary, paused 3600 s; satisfaction 2.
+        unnecessary, paused 3600 s; CSAT after resolution 2.
     E3: received 12:00:00, escalated 12:03:20 (200 s), created 11:59:00, engineering/P1,
         not resolved, no score.
     """
@@ -109,9 +109,11 @@ async def seed_week(pool: asyncpg.Pool, base: datetime) -> str:
         ),
         (e1, "agent_responded", {"firstResponse": False, "timestamp": at(base, seconds=12 * h)}),
         (e2, "agent_responded", {"firstResponse": True, "timestamp": at(base, seconds=16 * h)}),
-        (e1, "satisfaction_changed", {"score": 2, "timestamp": at(base, seconds=11 * h)}),
-        (e1, "satisfaction_changed", {"score": 5, "timestamp": at(base, seconds=13 * h)}),
-        (e2, "satisfaction_changed", {"score": 2, "timestamp": at(base, seconds=17 * h)}),
+        (e1, "csat", {"score": 2, "timestamp": at(base, seconds=11 * h)}),
+        (e1, "csat", {"score": 5, "timestamp": at(base, seconds=13 * h)}),
+        (e2, "csat", {"score": 2, "timestamp": at(base, seconds=17 * h)}),
+        # a score while the escalation is open drives alerts, not the CSAT-after figure
+        (e3, "satisfaction_changed", {"score": 5, "timestamp": at(base, seconds=13 * h)}),
         (
             e1,
             "resolved",

@@ -8,7 +8,8 @@ import dataclasses
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query, Response
+import asyncpg
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Response
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 
@@ -25,7 +26,16 @@ from escalation.messages import (
 from escalation.models import Model, TicketPayload
 from web import queries, temporal_ops
 from web.auth import Agent
+from web.feedback import CsatRecorded, rate
 from web.guards import SignedWebhookRoute, api_agent, webhook_headers
+from web.knowledge import (
+    STATUSES,
+    KnowledgePattern,
+    PatternError,
+    decide_pattern,
+    get_pattern,
+    list_patterns,
+)
 from web.rendering import indicators
 from web.schemas import (
     TEAM_PATTERN,
@@ -158,18 +168,25 @@ async def customer_replied(
 
 @webhooks.post(
     "/tickets/{ticket_id}/satisfaction",
-    response_model=EscalationStatus,
-    summary="Record a CSAT score 1-5 (update)",
+    response_model=EscalationStatus | CsatRecorded,
+    summary="Record a CSAT score 1-5 (update, or CSAT after resolution)",
     responses=errors(400, 401, 404, 409, 503, 504),
 )
 async def set_satisfaction(
     ticket_id: TicketIdPath,
     rating: SatisfactionRequest,
     found: Annotated[Services, Depends(services)],
-) -> EscalationStatus:
-    """The `set_satisfaction` update; a drop alerts a P0/P1 team."""
+) -> EscalationStatus | CsatRecorded:
+    """While the escalation is open, the `set_satisfaction` update (a drop alerts a P0/P1
+    team; the answer is the status). Once it is resolved, the customer's CSAT after
+    resolution, recorded against the escalation (the answer is the record); 404 for a ticket
+    that was never escalated."""
     message = SatisfactionInput(score=rating.score, comment=rating.comment)
-    return await temporal_ops.update(found.temporal, ticket_id, "set_satisfaction", message)
+
+    async def database() -> asyncpg.Pool:
+        return found.pool
+
+    return await rate(found.temporal, database, ticket_id, message)
 
 
 # --- agents --------------------------------------------------------------------------------
@@ -300,3 +317,64 @@ def queue_item(row: queries.QueueRow) -> QueueItem:
         url=f"/tickets/{row.ticket_id}",
         indicators=indicators(row.priority, row.premium, row.time_sensitive),
     )
+
+
+# --- learned patterns (seed De-escalation 3-5) ------------------------------------------------
+
+PatternIdPath = Annotated[int, Path(ge=1, le=2**62, description="The learned pattern's id")]
+
+
+def _pattern_refused(error: PatternError) -> HTTPException:
+    return HTTPException(status_code=404 if error.not_found else 409, detail=error.message)
+
+
+@agents.get(
+    "/knowledge",
+    response_model=list[KnowledgePattern],
+    summary="Learned patterns: drafts waiting for approval first",
+    responses=errors(401, 503),
+)
+async def knowledge(
+    agent: AgentDep,
+    found: Annotated[Services, Depends(services)],
+    status: Annotated[
+        str | None, Query(pattern="^(" + "|".join(STATUSES) + ")$", description="Only these")
+    ] = None,
+) -> list[KnowledgePattern]:
+    return await list_patterns(found.pool, status)
+
+
+@agents.get(
+    "/knowledge/{pattern_id}",
+    response_model=KnowledgePattern,
+    summary="One learned pattern: its KB article draft and auto-response candidate",
+    responses=errors(401, 404, 503),
+)
+async def knowledge_pattern(
+    pattern_id: PatternIdPath, agent: AgentDep, found: Annotated[Services, Depends(services)]
+) -> KnowledgePattern:
+    try:
+        return await get_pattern(found.pool, pattern_id)
+    except PatternError as error:
+        raise _pattern_refused(error) from None
+
+
+@agents.post(
+    "/knowledge/{pattern_id}/{decision}",
+    response_model=KnowledgePattern,
+    summary="Approve a draft (triage then answers matching tickets with it) or reject it",
+    responses=errors(401, 404, 409, 503),
+)
+async def decide_knowledge(
+    pattern_id: PatternIdPath,
+    decision: Annotated[str, Path(pattern="^(approve|reject)$")],
+    agent: AgentDep,
+    found: Annotated[Services, Depends(services)],
+) -> KnowledgePattern:
+    """Only a draft can be decided; repeating the same decision is harmless (200)."""
+    try:
+        return await decide_pattern(
+            found.pool, pattern_id, approve=decision == "approve", agent=agent.name
+        )
+    except PatternError as error:
+        raise _pattern_refused(error) from None

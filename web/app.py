@@ -26,6 +26,7 @@ from web import temporal_ops
 from web.api import agents, webhooks
 from web.auth import forget_deliveries
 from web.guards import LoginRequired
+from web.knowledge_pages import router as knowledge_pages
 from web.pages import router as pages
 from web.prometheus import render_metrics
 from web.schemas import Health
@@ -138,6 +139,7 @@ def create_app(config: WebConfig | None = None) -> FastAPI:
     app.include_router(webhooks)
     app.include_router(agents)
     app.include_router(pages)
+    app.include_router(knowledge_pages)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     @app.get("/healthz", response_model=Health, tags=["ops"], summary="Liveness")
@@ -151,7 +153,8 @@ def create_app(config: WebConfig | None = None) -> FastAPI:
 
     @app.exception_handler(temporal_ops.TicketError)
     async def ticket_error(request: Request, error: temporal_ops.TicketError) -> JSONResponse:
-        status = STATUS_FOR.get(type(error), 502)
+        kinds = type(error).__mro__  # subclasses (feedback.NotEscalated) answer as their base
+        status = next((STATUS_FOR[kind] for kind in kinds if kind in STATUS_FOR), 502)
         return JSONResponse({"detail": error.message}, status_code=status)
 
     @app.exception_handler(LoginRequired)

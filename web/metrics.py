@@ -14,9 +14,10 @@ it happened), falling back to `logged_at` for an event without one. Per metric:
   createdAt-based p50 is still reported as `fromCreatedP50Seconds`;
 * escalation accuracy — `resolved` events in the window with `escalationNecessary` true / those
   with a boolean `escalationNecessary` (target > 90%);
-* CSAT after escalation — tickets whose latest `satisfaction_changed` event in the window has a
-  score of 4 or 5 / tickets with a score in the window (target > 85%). The workflow only records
-  satisfaction while it monitors an escalated ticket, so every such ticket was escalated;
+* CSAT after escalation — escalated tickets whose CSAT answer after resolution (`csat` event,
+  recorded by web/feedback.py once the workflow has finished; the latest answer counts) in the
+  window is 4 or 5 / those with an answer in the window (target > 85%). Scores sent while the
+  escalation is still open (`satisfaction_changed`) drive the SLA alerts, not this figure;
 * resolution time — `resolved` events in the window, `timestamp − escalated.timestamp −
   pausedSeconds` (the escalation itself may lie before the window). The seed sets no target, so
   `target` and `met` are null;
@@ -50,7 +51,7 @@ ACCURACY_TARGET = 0.90
 CSAT_TARGET = 0.85
 SATISFIED_SCORES = frozenset({4, 5})
 
-ACTIONS = ("auto_response", "escalated", "satisfaction_changed", "agent_responded", "resolved")
+ACTIONS = ("auto_response", "escalated", "csat", "agent_responded", "resolved")
 
 # --- window ------------------------------------------------------------------------------------
 
@@ -341,11 +342,11 @@ def build_report(rows: Iterable[LogRow], since: datetime, until: datetime) -> Me
                 group.sla_total += 1
                 group.sla_attained += attained
 
-    # CSAT: each ticket's latest score in the window
+    # CSAT after resolution: each ticket's latest answer in the window
     latest_score: dict[str, int] = {}
     for row in inside:
         score = row.event.get("score")
-        if row.action == "satisfaction_changed" and isinstance(score, int):
+        if row.action == "csat" and isinstance(score, int):
             latest_score[row.ticket_id] = score
     satisfied = sum(1 for score in latest_score.values() if score in SATISFIED_SCORES)
 

@@ -1,0 +1,108 @@
+"""CSAT after resolution: the customer's answer arrives when the escalation's workflow has
+finished (or is finishing), so it is recorded straight into `escalation_log` as a `csat` event
+against the escalation — the figure the seed's "customer satisfaction after escalation" metric
+counts. While the escalation is open, the score goes to the workflow instead (a drop alerts the
+team); both paths start from `rate`. (Pools here encode jsonb themselves: see web/services.py.)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+
+import asyncpg
+from temporalio.client import Client
+
+from escalation.messages import EscalationStateName, EscalationStatus, SatisfactionInput
+from escalation.models import Model, UtcDatetime
+from web import temporal_ops
+from web.temporal_ops import Refused, TicketClosed, TicketNotFound
+
+CSAT_ACTION = "csat"
+
+
+class CsatRecorded(Model):
+    """The answer to a CSAT score for a resolved escalation: recorded, nothing to update."""
+
+    ticket_id: str
+    score: int
+    comment: str | None = None
+    recorded_at: UtcDatetime
+    after_resolution: bool = True
+
+
+class NotEscalated(TicketNotFound):
+    """A CSAT answer for a ticket that never reached a human: not an escalation's CSAT."""
+
+
+def check_score(score: int) -> None:
+    if not 1 <= score <= 5:
+        raise Refused(f"score must be 1-5, got {score}")
+
+
+async def record_csat_after_resolution(
+    db: asyncpg.Pool | asyncpg.Connection,
+    ticket_id: str,
+    rating: SatisfactionInput,
+    now: datetime | None = None,
+) -> CsatRecorded:
+    """One `csat` event per ticket (key `<ticket>:csat`): a later answer replaces the earlier
+    one, and repeating a request changes nothing."""
+    check_score(rating.score)
+    at = now or datetime.now(UTC)
+    row = await db.fetchrow(
+        "SELECT assigned_to_team, priority FROM support_assignments WHERE ticket_id = $1",
+        ticket_id,
+    )
+    if row is None:
+        raise NotEscalated(
+            f"ticket {ticket_id} was not escalated: CSAT after escalation is recorded only "
+            "for escalated tickets"
+        )
+    event = {
+        "ticketId": ticket_id,
+        "action": CSAT_ACTION,
+        "timestamp": at.isoformat(),
+        "score": rating.score,
+        "comment": rating.comment,
+        "team": row["assigned_to_team"],
+        "priority": row["priority"],
+        "afterResolution": True,
+    }
+    await db.execute(
+        """
+        INSERT INTO escalation_log (idempotency_key, ticket_id, action, event)
+        VALUES ($1, $2, $3, $4)
+        ON CONFLICT (idempotency_key) DO UPDATE
+           SET event = EXCLUDED.event, logged_at = now()
+         WHERE escalation_log.event IS DISTINCT FROM EXCLUDED.event
+        """,
+        f"{ticket_id}:{CSAT_ACTION}",
+        ticket_id,
+        CSAT_ACTION,
+        event,
+    )
+    return CsatRecorded(
+        ticket_id=ticket_id, score=rating.score, comment=rating.comment, recorded_at=at
+    )
+
+
+DatabaseOpener = Callable[[], Awaitable[asyncpg.Pool | asyncpg.Connection]]
+
+
+async def rate(
+    client: Client, open_db: DatabaseOpener, ticket_id: str, rating: SatisfactionInput
+) -> EscalationStatus | CsatRecorded:
+    """The `set_satisfaction` update while the escalation is open; once it is resolved (the
+    run refuses as resolved, or has completed), the CSAT-after-resolution record. The
+    database is opened only then (the CLI needs none for an open escalation)."""
+    check_score(rating.score)
+    try:
+        return await temporal_ops.update(client, ticket_id, "set_satisfaction", rating)
+    except TicketClosed:
+        pass
+    except Refused:
+        status = await temporal_ops.status(client, ticket_id)
+        if status.state is not EscalationStateName.RESOLVED:
+            raise
+    return await record_csat_after_resolution(await open_db(), ticket_id, rating)

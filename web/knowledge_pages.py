@@ -1,0 +1,80 @@
+"""The dashboard's knowledge page (seed De-escalation 4–5): what the service learned from quick
+resolutions, and the button that lets triage use it. A draft changes nothing until approved."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from web.guards import same_origin
+from web.knowledge import PatternError, decide_pattern, list_patterns
+from web.pages import AgentDep, ServicesDep, forbidden, page
+from web.rendering import render_markdown
+
+router = APIRouter(include_in_schema=False)
+DECISIONS = {"approve": "approved", "reject": "rejected"}
+
+
+@router.get("/knowledge", response_class=HTMLResponse)
+async def knowledge_page(
+    request: Request,
+    agent: AgentDep,
+    found: ServicesDep,
+    decided: Annotated[int | None, Query(ge=1, le=2**62)] = None,
+) -> HTMLResponse:
+    """Drafts waiting for a human first, with their article and customer answer."""
+    return await _render(request, agent, found, decided=decided)
+
+
+async def _render(
+    request: Request,
+    agent: AgentDep,
+    found: ServicesDep,
+    *,
+    decided: int | None = None,
+    error: str | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
+    patterns = await list_patterns(found.pool)
+    notice = None
+    if decided is not None:
+        match = next((p for p in patterns if p.id == decided), None)
+        if match is not None and match.status in DECISIONS.values():
+            notice = f"Pattern {match.id} is {match.status}."
+            if match.status == "approved":
+                notice += " Triage now answers matching tickets with it."
+    return page(
+        request,
+        "knowledge.j2",
+        {
+            "agent": agent,
+            "patterns": patterns,
+            "articles": {p.id: render_markdown(p.article_markdown) for p in patterns},
+            "notice": notice,
+            "error": error,
+        },
+        status_code=status_code,
+    )
+
+
+@router.post("/knowledge/{pattern_id}/{decision}", response_model=None)
+async def decide_knowledge(
+    request: Request, pattern_id: int, decision: str, agent: AgentDep, found: ServicesDep
+) -> Response:
+    """The Approve / Reject buttons: decide, then show the list again (post/redirect/get)."""
+    if not same_origin(request, found):
+        return forbidden(request)
+    if decision not in DECISIONS or not 1 <= pattern_id <= 2**62:
+        return await _render(
+            request, agent, found, error="No such pattern or decision.", status_code=404
+        )
+    try:
+        await decide_pattern(
+            found.pool, pattern_id, approve=decision == "approve", agent=agent.name
+        )
+    except PatternError as error:
+        code = 404 if error.not_found else 409
+        return await _render(request, agent, found, error=error.message, status_code=code)
+    return RedirectResponse(f"/knowledge?decided={pattern_id}#pattern-{pattern_id}", 303)
