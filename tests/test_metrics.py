@@ -1,7 +1,7 @@
 """Escalation metrics against hand-made escalation_log rows on the real PostgreSQL.
 
-Other tests log events with current timestamps, so every test here reads a window in a
-far-future year (2031-2033) that only its own rows fall in.
+Other tests log events with current (and time-skipped, even years ahead) timestamps, so every
+test here reads a window in a far-future year (2071-2073) that only its own rows fall in.
 """
 
 from __future__ import annotations
@@ -240,16 +240,16 @@ def assert_week(report: MetricsReport) -> None:
 
 
 async def test_metrics_of_a_hand_made_week(pool: asyncpg.Pool) -> None:
-    base = datetime(2031, 3, 10, tzinfo=UTC)
+    base = datetime(2071, 3, 10, tzinfo=UTC)
     await seed_week(pool, base)
     report = await compute_metrics(pool, base, base + timedelta(days=7))
     assert report.window.since == base and report.window.until == base + timedelta(days=7)
     assert_week(report)
-    assert json.loads(json.dumps(report.to_json_dict()))["window"]["since"].startswith("2031-03-10")
+    assert json.loads(json.dumps(report.to_json_dict()))["window"]["since"].startswith("2071-03-10")
 
 
 async def test_escalation_before_the_window_still_times_its_resolution(pool: asyncpg.Pool) -> None:
-    base = datetime(2031, 6, 1, tzinfo=UTC)
+    base = datetime(2071, 6, 1, tzinfo=UTC)
     ticket = f"MET-{uuid.uuid4().hex[:8]}-B"
     await insert(
         pool,
@@ -295,7 +295,7 @@ async def test_escalation_before_the_window_still_times_its_resolution(pool: asy
 
 
 async def test_empty_window_has_no_data_and_does_not_crash(pool: asyncpg.Pool) -> None:
-    since = datetime(2033, 1, 1, tzinfo=UTC)
+    since = datetime(2073, 1, 1, tzinfo=UTC)
     report = await compute_metrics(pool, since, since + timedelta(days=30))
     data = report.to_json_dict()
     for key in METRIC_KEYS:
@@ -309,7 +309,7 @@ async def test_empty_window_has_no_data_and_does_not_crash(pool: asyncpg.Pool) -
 
 
 async def test_compute_metrics_rejects_an_inverted_window(pool: asyncpg.Pool) -> None:
-    since = datetime(2033, 1, 1, tzinfo=UTC)
+    since = datetime(2073, 1, 1, tzinfo=UTC)
     with pytest.raises(ValueError, match="since < until"):
         await compute_metrics(pool, since, since)
 
@@ -333,7 +333,7 @@ def test_percentile_is_nearest_rank() -> None:
 
 
 async def test_cli_text_and_json(pool: asyncpg.Pool, postgres: EmbeddedPostgres) -> None:
-    base = datetime(2032, 3, 10, tzinfo=UTC)
+    base = datetime(2072, 3, 10, tzinfo=UTC)
     await seed_week(pool, base)
     now = base + timedelta(days=7)
 

@@ -2,19 +2,24 @@
 non-deterministic change to workflows/ fails the suite instead of stuck runs in production.
 
 Record new histories with `RECORD_HISTORIES=1 make test` after an intended, versioned change.
+Histories recorded before a change stay as they are (e.g. `escalated_then_resolved.json` is from
+before de-escalation closed tickets): they prove that runs in flight at the change still replay.
 """
 
 from __future__ import annotations
 
 import os
+import uuid
 from pathlib import Path
 
+import asyncpg
 import pytest
 from temporalio.client import Client, WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
 from escalation.messages import EscalationStateName, ResolveInput
+from escalation.models import parse_payload
 from tests.conftest import load_example
 from tests.test_escalation_workflow import new_id, start, wait_for_state
 from worker import WORKFLOWS, workflow_runner
@@ -58,7 +63,7 @@ async def test_escalated_then_resolved_run_replays(client: Client, task_queue: s
     await wait_for_state(handle, EscalationStateName.ESCALATED)
     await handle.signal(EscalationWorkflow.resolved, ResolveInput(agent="ana", resolution="Done"))
     await handle.result()
-    await record_and_replay(client, handle.id, "escalated_then_resolved")
+    await record_and_replay(client, handle.id, "resolved_and_closed")
 
 
 async def test_auto_response_run_replays(client: Client, task_queue: str) -> None:
@@ -73,3 +78,35 @@ async def test_auto_response_run_replays(client: Client, task_queue: str) -> Non
     handle = await start(client, task_queue, payload)
     assert (await handle.result()).outcome == "auto-response"
     await record_and_replay(client, handle.id, "auto_response")
+
+
+async def test_known_solution_answer_run_replays(
+    client: Client, task_queue: str, pool: asyncpg.Pool
+) -> None:
+    code = f"ERR_REPLAY_{uuid.uuid4().hex[:8].upper()}"
+    await pool.execute(
+        """
+        INSERT INTO kb_patterns (pattern_key, scenario, error_code, normalised_resolution,
+                                 status, title, auto_response, occurrences)
+        VALUES ($1, 'feature_broken', $2, 'clear session', 'approved', 'Publish stuck',
+                'Clear the publish session and publish again.', 3)
+        """,
+        f"replay:{code}",
+        code,
+    )
+    payload = parse_payload(
+        {
+            "ticket": {
+                "id": new_id(),
+                "subject": "Lightroom publish stuck at 0%",
+                "description": "The Lightroom plugin stops at 0% when I publish a collection.",
+                "urgency": "medium",
+                "createdAt": "2026-01-05T10:00:00Z",
+                "customerEmail": "replay@studio.example",
+            },
+            "technicalContext": {"errorCode": code},
+        }
+    )
+    handle = await start(client, task_queue, payload)
+    assert (await handle.result()).outcome == "auto-response"
+    await record_and_replay(client, handle.id, "known_solution_answer")

@@ -2,8 +2,9 @@
 read through the app with an agent's session; the SVG charts on their own; and the page in
 Debian's chromium, whose screenshot is the README's docs/metrics.png.
 
-Other tests log events with current timestamps and tests/test_metrics.py uses 2031-2033, so
-each test here reads a window of its own in 2035-2036 (`?until=`).
+Other tests log events with current (or time-skipped, years ahead) timestamps and
+tests/test_metrics.py uses 2071-2073, so each test here reads a window of its own in 2061-2062
+(`?until=`).
 
 `UPDATE_DOCS_SCREENSHOTS=1` makes the browser test also write docs/metrics.png; otherwise the
 screenshots land in test-artifacts/screenshots/ (git-ignored), like the queue's.
@@ -249,14 +250,14 @@ async def test_metrics_page_needs_an_agent_login(http: httpx.AsyncClient) -> Non
 async def test_metrics_page_shows_each_figure_with_its_target_and_status(
     http: httpx.AsyncClient, setup: WebSetup, pool: asyncpg.Pool
 ) -> None:
-    base = datetime(2035, 4, 2, tzinfo=UTC)
+    base = datetime(2061, 4, 2, tzinfo=UTC)
     await seed_small_week(pool, base)
     await login(http, setup)
-    answer = await http.get("/reports/metrics?since=7d&until=2035-04-09")
+    answer = await http.get("/reports/metrics?since=7d&until=2061-04-09")
     assert answer.status_code == 200, answer.text
     page = answer.text
     assert "default-src 'self'" in answer.headers["content-security-policy"]
-    assert "2035-04-02 00:00:00 UTC" in page and "2035-04-09 00:00:00 UTC" in page
+    assert "2061-04-02 00:00:00 UTC" in page and "2061-04-09 00:00:00 UTC" in page
     summary = re.sub(r"\s+", " ", page)
     assert "10 tickets evaluated by triage, 3 escalated, 7 kept with auto-response," in summary
     assert "2 resolved, 2 rated, 2 first responses by agents." in summary
@@ -305,7 +306,7 @@ async def test_metrics_page_shows_each_figure_with_its_target_and_status(
 
 async def test_metrics_page_without_data_says_so(http: httpx.AsyncClient, setup: WebSetup) -> None:
     await login(http, setup)
-    answer = await http.get("/reports/metrics", params={"since": "30d", "until": "2036-12-01"})
+    answer = await http.get("/reports/metrics", params={"since": "30d", "until": "2062-12-01"})
     assert answer.status_code == 200, answer.text
     page = answer.text
     assert "0 tickets evaluated by triage, 0 escalated" in re.sub(r"\s+", " ", page)
@@ -502,7 +503,7 @@ def test_figures_are_written_like_the_cli() -> None:
 async def test_metrics_page_in_a_browser_with_a_realistic_week(
     client: Client, postgres: EmbeddedPostgres, pool: asyncpg.Pool, tmp_path: Path
 ) -> None:
-    base = datetime(2036, 5, 5, tzinfo=UTC)
+    base = datetime(2062, 5, 5, tzinfo=UTC)
     await seed_realistic_week(pool, base)
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     with live_server(client, postgres.url, UNUSED_QUEUE, tmp_path) as server:
@@ -533,7 +534,7 @@ async def test_metrics_page_in_a_browser_with_a_realistic_week(
                     ),
                 )
 
-                url = f"{server.url}/reports/metrics?since=7d&until=2036-05-12"
+                url = f"{server.url}/reports/metrics?since=7d&until=2062-05-12"
                 await page.goto(url)
                 await page.get_by_label("Agent token").fill(server.setup.tokens["ana"])
                 await page.get_by_role("button", name="Sign in").click()
