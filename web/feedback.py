@@ -105,4 +105,11 @@ async def rate(
         status = await temporal_ops.status(client, ticket_id)
         if status.state is not EscalationStateName.RESOLVED:
             raise
+    except TicketNotFound:
+        # No run (history retention removed it, or the server words "closed" otherwise): a
+        # resolved escalation on record still takes its customer's answer.
+        db = await open_db()
+        if not await db.fetchval("SELECT 1 FROM resolutions WHERE ticket_id = $1", ticket_id):
+            raise
+        return await record_csat_after_resolution(db, ticket_id, rating)
     return await record_csat_after_resolution(await open_db(), ticket_id, rating)
