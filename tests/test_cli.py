@@ -221,3 +221,90 @@ def test_metrics_prints_each_metric_with_its_target(
         assert "target" in report[key] and "met" in report[key], key
     bad = run_cli("metrics", "--since", "soon", env={"DATABASE_URL": postgres.url})
     assert bad.returncode == 2 and "invalid window" in bad.stderr
+
+
+async def test_kb_lists_shows_and_approves_learned_patterns(
+    postgres: EmbeddedPostgres, pool: asyncpg.Pool
+) -> None:
+    """`starter.py kb`: patterns inserted as the de-escalation activity leaves them, each with
+    an error code of its own (an approved one never matches another test's ticket)."""
+    from tests.test_knowledge_web import insert_pattern  # the web tests' kb_patterns rows
+
+    async def kb(*args: str) -> subprocess.CompletedProcess[str]:
+        return await asyncio.to_thread(run_cli, "kb", *args, env={"DATABASE_URL": postgres.url})
+
+    draft = await insert_pattern(pool, "draft", resolution="Relinked the upload batch.")
+    collecting = await insert_pattern(pool, "collecting", occurrences=2)
+    try:
+        listed, as_json, shown, unknown, early, bad_status = await asyncio.gather(
+            kb("list"),
+            kb("list", "--json"),
+            kb("show", str(draft)),
+            kb("approve", "999999", "--agent", "lee"),
+            kb("approve", str(collecting), "--agent", "lee"),
+            kb("list", "--status", "pending"),
+        )
+        assert listed.returncode == 0, listed.stderr
+        table, _, hint = listed.stdout.rstrip("\n").partition("\n\n")
+        lines = table.splitlines()
+        assert lines[0].split() == ["ID", "STATUS", "SEEN", "SCENARIO", "TITLE"]
+        statuses = [line.split()[1] for line in lines[1:]]
+        order = ["draft", "approved", "collecting", "rejected"]
+        assert statuses == sorted(statuses, key=order.index), statuses  # drafts first
+        mine = {int(line.split()[0]): line for line in lines[1:]}
+        assert mine[draft].split()[1:4] == ["draft", "3", "feature_broken"]
+        assert mine[draft].endswith(": Relinked the upload batch")
+        assert mine[collecting].split()[1:3] == ["collecting", "2"]
+        count, _, rest = hint.partition(" ")
+        assert count.isdigit() and rest == "draft(s) wait for approval: starter.py kb approve ID"
+
+        assert as_json.returncode == 0, as_json.stderr
+        patterns = {p["id"]: p for p in json.loads(as_json.stdout)}
+        assert patterns[draft]["status"] == "draft" and patterns[draft]["occurrences"] == 3
+        assert patterns[collecting]["articleMarkdown"] is None
+
+        assert shown.returncode == 0, shown.stderr
+        code = patterns[draft]["errorCode"]
+        assert shown.stdout.startswith(f"Pattern {draft} — draft, seen 3 time(s)\n")
+        assert f"Scenario: feature_broken; error code: {code}" in shown.stdout
+        assert "Tickets: " + ", ".join(patterns[draft]["ticketIds"]) in shown.stdout
+        assert patterns[draft]["articleMarkdown"].strip() in shown.stdout
+        assert "Auto-response candidate:\nThis looks like a known issue" in shown.stdout
+
+        assert unknown.returncode == 2 and unknown.stdout == ""
+        assert "error: no learned pattern with id 999999" in unknown.stderr
+        assert early.returncode == 2
+        assert (
+            f"error: pattern {collecting} has no draft yet: 2 quick resolution(s) so far"
+            in early.stderr
+        )
+        assert bad_status.returncode == 2 and "invalid choice: 'pending'" in bad_status.stderr
+
+        approved = await kb("approve", str(draft), "--agent", "lee")
+        assert approved.returncode == 0, approved.stderr
+        answer = json.loads(approved.stdout)
+        assert answer == {
+            "id": draft,
+            "status": "approved",
+            "title": patterns[draft]["title"],
+            "decidedBy": "lee",
+        }
+        row = await pool.fetchrow("SELECT status, decided_by FROM kb_patterns WHERE id = $1", draft)
+        assert (row["status"], row["decided_by"]) == ("approved", "lee")
+
+        again, flip, after = await asyncio.gather(
+            kb("approve", str(draft), "--agent", "kim"),
+            kb("reject", str(draft), "--agent", "kim"),
+            kb("show", str(draft)),
+        )
+        assert again.returncode == 0, again.stderr
+        assert json.loads(again.stdout) == answer  # the same decision again changes nothing
+        assert flip.returncode == 2 and f"pattern {draft} is already approved" in flip.stderr
+        assert f"Pattern {draft} — approved" in after.stdout and "Decided by lee" in after.stdout
+        assert (await pool.fetchval("SELECT status FROM kb_patterns WHERE id = $1", draft)) == (
+            "approved"
+        )
+    finally:
+        await pool.execute(
+            "DELETE FROM kb_patterns WHERE id = ANY($1::bigint[])", [draft, collecting]
+        )
