@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 
 import asyncpg
@@ -22,7 +23,9 @@ from escalation.learning import quick_resolution as judge_quick
 from escalation.messages import ClosedTicket, ResolutionRecord, TicketStatusUpdate
 from escalation.policy import Policy
 
-MAX_STEPS = 3
+MAX_STEPS = 8
+# Sentences, semicolons, line breaks and "then" separate the steps an agent wrote.
+STEP_BREAK = re.compile(r"(?<=[.!?])\s+|;\s*|\n+|,?\s+then\s+", re.IGNORECASE)
 MAX_SUBJECTS = 5
 
 
@@ -153,9 +156,15 @@ class DeEscalationActivities:
     ) -> dict[str, object]:
         """The KB article and the auto-response candidate, from the pattern's resolutions."""
         label = policy.scenario(scenario).label if policy.has_scenario(scenario) else scenario
+        # One pattern is one fix: its most common wording (ties: the earliest), as steps.
         wordings = Counter(" ".join(m["resolution"].split()) for m in members)
-        steps = [text for text, _ in wordings.most_common(MAX_STEPS)]
-        fix = excerpt(steps[0].rstrip("."), 80)
+        wording = wordings.most_common(1)[0][0]
+        steps = [
+            part[:1].upper() + part[1:]
+            for part in (p.strip(" .") for p in STEP_BREAK.split(wording))
+            if part
+        ][:MAX_STEPS] or [wording]
+        fix = excerpt(wording.rstrip("."), 80)
         title = f"{label}{f' ({error_code})' if error_code else ''}: {fix}"
         subjects = list(dict.fromkeys(m["subject"] for m in members if m["subject"]))
         article = kb_article_markdown(

@@ -163,6 +163,57 @@ async def test_webhook_csat_goes_to_the_open_escalation_then_is_recorded_after_r
     assert await csat_rows(pool, kept) == []
 
 
+async def test_a_terminated_escalation_takes_no_csat_after_resolution(
+    http: httpx.AsyncClient, setup: WebSetup, client: Client, pool: asyncpg.Pool
+) -> None:
+    ticket_id = new_ticket_id("TERM")
+    assert (await post_ticket(http, ticket_id)).status_code == 202
+    await escalated(http, setup, ticket_id)
+    handle = client.get_workflow_handle(f"escalation-{ticket_id}")
+    await handle.terminate("ops: duplicate ticket")
+    answer = await post_signed(http, f"/api/tickets/{ticket_id}/satisfaction", {"score": 1})
+    assert answer.status_code == 409, answer.text
+    assert answer.json()["detail"] == (
+        f"ticket {ticket_id} is closed without a resolution: no CSAT after resolution"
+    )
+    assert await csat_rows(pool, ticket_id) == []
+
+
+async def test_csat_for_a_resolved_ticket_whose_run_is_gone_is_still_recorded(
+    http: httpx.AsyncClient, client: Client, pool: asyncpg.Pool
+) -> None:
+    # History retention deletes closed runs; the resolution on record still takes the answer.
+    ticket_id = new_ticket_id("GONE")
+    await pool.execute(
+        """
+        INSERT INTO support_assignments (ticket_id, assigned_to_team, priority, escalated_at,
+            escalation_reason, expected_response_time, workflow_id, state)
+        VALUES ($1, 'billing', 'P2', now() - interval '40 days', 'Refund request',
+                interval '4 hours', 'escalation-' || $1, 'resolved')
+        """,
+        ticket_id,
+    )
+    await pool.execute(
+        """
+        INSERT INTO resolutions (ticket_id, team, priority, resolved_by, resolution,
+            escalation_necessary, escalated_at, resolved_at, response_target_seconds,
+            resolution_seconds, quick)
+        VALUES ($1, 'billing', 'P2', 'ana', 'Refunded', true, now() - interval '40 days',
+                now() - interval '39 days', 14400, 3600, false)
+        """,
+        ticket_id,
+    )
+    answer = await post_signed(http, f"/api/tickets/{ticket_id}/satisfaction", {"score": 4})
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["afterResolution"] is True
+    [row] = await csat_rows(pool, ticket_id)
+    assert (row["event"]["score"], row["event"]["team"]) == (4, "billing")
+    unknown = await post_signed(
+        http, f"/api/tickets/{new_ticket_id('NONE')}/satisfaction", {"score": 4}
+    )
+    assert unknown.status_code == 404, unknown.text
+
+
 # --- starter.py satisfaction ---------------------------------------------------------------
 
 

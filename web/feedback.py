@@ -87,6 +87,26 @@ async def record_csat_after_resolution(
     )
 
 
+async def _resolved_on_record(db: asyncpg.Pool | asyncpg.Connection, ticket_id: str) -> bool:
+    """A resolution row, or (runs resolved before de-escalation wrote one) a resolved queue row."""
+    return bool(
+        await db.fetchval(
+            """
+            SELECT EXISTS (SELECT 1 FROM resolutions WHERE ticket_id = $1)
+                OR EXISTS (SELECT 1 FROM support_assignments
+                            WHERE ticket_id = $1 AND state = 'resolved')
+            """,
+            ticket_id,
+        )
+    )
+
+
+async def _escalated(db: asyncpg.Pool | asyncpg.Connection, ticket_id: str) -> bool:
+    return bool(
+        await db.fetchval("SELECT 1 FROM support_assignments WHERE ticket_id = $1", ticket_id)
+    )
+
+
 DatabaseOpener = Callable[[], Awaitable[asyncpg.Pool | asyncpg.Connection]]
 
 
@@ -100,7 +120,13 @@ async def rate(
     try:
         return await temporal_ops.update(client, ticket_id, "set_satisfaction", rating)
     except TicketClosed:
-        pass
+        db = await open_db()
+        if await _escalated(db, ticket_id) and not await _resolved_on_record(db, ticket_id):
+            # ended without a resolution (terminated by ops): there is no "after resolution"
+            raise TicketClosed(
+                f"ticket {ticket_id} is closed without a resolution: no CSAT after resolution"
+            ) from None
+        return await record_csat_after_resolution(db, ticket_id, rating)
     except Refused:
         status = await temporal_ops.status(client, ticket_id)
         if status.state is not EscalationStateName.RESOLVED:
@@ -109,7 +135,7 @@ async def rate(
         # No run (history retention removed it, or the server words "closed" otherwise): a
         # resolved escalation on record still takes its customer's answer.
         db = await open_db()
-        if not await db.fetchval("SELECT 1 FROM resolutions WHERE ticket_id = $1", ticket_id):
+        if not await _resolved_on_record(db, ticket_id):
             raise
         return await record_csat_after_resolution(db, ticket_id, rating)
     return await record_csat_after_resolution(await open_db(), ticket_id, rating)

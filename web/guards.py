@@ -152,8 +152,12 @@ async def page_agent(request: Request, found: Annotated[Services, Depends(servic
     agent = found.config.agents.authenticate(request.cookies.get(SESSION_COOKIE))
     if agent is None:
         # After a refused form post, come back to the page the form was on.
-        back = local_path(request) if request.method == "GET" else request.url.path
-        raise LoginRequired(back.split("/actions/")[0])
+        if request.method == "GET":
+            raise LoginRequired(local_path(request))
+        path = request.url.path
+        raise LoginRequired(
+            "/knowledge" if path.startswith("/knowledge/") else path.split("/actions/")[0]
+        )
     return agent
 
 

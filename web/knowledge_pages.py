@@ -51,12 +51,19 @@ async def _render(
         {
             "agent": agent,
             "patterns": patterns,
-            "articles": {p.id: render_markdown(p.article_markdown) for p in patterns},
+            "articles": {p.id: render_markdown(_body(p.article_markdown)) for p in patterns},
             "notice": notice,
             "error": error,
         },
         status_code=status_code,
     )
+
+
+def _body(article: str | None) -> str | None:
+    """The article without its `# title` line: the card's heading already shows it."""
+    if article and article.startswith("# "):
+        return article.partition("\n")[2]
+    return article
 
 
 @router.post("/knowledge/{pattern_id}/{decision}", response_model=None)
