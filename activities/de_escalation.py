@@ -185,7 +185,9 @@ class DeEscalationActivities:
                 for m in members
             ],
         )
-        return {"title": title, "article": article, "answer": known_solution_answer(title, steps)}
+        problem = f"{label.lower()}{f' (error {error_code})' if error_code else ''}"
+        answer = known_solution_answer(problem, steps)
+        return {"title": title, "article": article, "answer": answer}
 
     @activity.defn
     async def notify_ticketing_system(self, update: TicketStatusUpdate) -> bool:

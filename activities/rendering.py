@@ -227,12 +227,12 @@ def kb_article_markdown(
     )
 
 
-def known_solution_answer(title: str, steps: list[str]) -> str:
+def known_solution_answer(problem: str, steps: list[str]) -> str:
     """De-escalation 5: the auto-response candidate, what a matching customer will be sent."""
     return (
         _templates()
         .get_template("known_solution_answer.txt.j2")
-        .render(title=title, steps=steps)
+        .render(problem=problem, steps=steps)
         .strip()
     )
 
