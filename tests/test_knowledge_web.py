@@ -23,17 +23,25 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
-from playwright.async_api import async_playwright, expect
+from playwright.async_api import expect
 from temporalio.client import Client
 
 from activities.rendering import kb_article_markdown, known_solution_answer
 from localstack.postgres import EmbeddedPostgres
 from tests.conftest import ROOT, eventually
-from tests.test_web_browser import CHROMIUM, CHROMIUM_ARGS, SCREENSHOTS
-from tests.web_support import WebSetup, asgi_client, live_server, web_setup
+from tests.web_support import (
+    CHROMIUM,
+    ORIGIN,
+    SCREENSHOTS,
+    WebSetup,
+    asgi_client,
+    chromium_page,
+    live_server,
+    login,
+    web_setup,
+)
 from web.app import create_app
 
-ORIGIN = {"origin": "http://testserver"}
 DOCS_SCREENSHOT = ROOT / "docs" / "knowledge.png"
 UNUSED_QUEUE = "knowledge-no-worker"  # these pages and endpoints only read PostgreSQL
 UNKNOWN_ID = 2**62  # the largest id the routes accept; never a bigserial value here
@@ -149,13 +157,6 @@ def setup(
 async def http(setup: WebSetup) -> AsyncIterator[httpx.AsyncClient]:
     async with asgi_client(create_app(setup.config)) as http:
         yield http
-
-
-async def login(http: httpx.AsyncClient, setup: WebSetup, agent: str = "ana") -> None:
-    answer = await http.post(
-        "/login", data={"token": setup.tokens[agent], "next": "/knowledge"}, headers=ORIGIN
-    )
-    assert answer.status_code == 303, answer.text
 
 
 # --- the API -------------------------------------------------------------------------------
@@ -282,7 +283,7 @@ async def test_api_cookie_session_changes_need_our_origin(
     http: httpx.AsyncClient, setup: WebSetup, patterns: Patterns
 ) -> None:
     draft = await patterns.add("draft")
-    await login(http, setup)
+    await login(http, setup, next="/knowledge")
     assert (await http.get(f"/api/knowledge/{draft}")).status_code == 200  # reading is fine
     forged = await http.post(
         f"/api/knowledge/{draft}/approve", headers={"origin": "https://evil.example"}
@@ -318,7 +319,7 @@ async def test_knowledge_page_renders_the_article_and_shows_raw_html_as_text(
         ticket_ids=["T-48213", "T-48377", "T-48502"],
     )
     collecting = await patterns.add("collecting", error_code=None)
-    await login(http, setup)
+    await login(http, setup, next="/knowledge")
     answer = await http.get("/knowledge")
     assert answer.status_code == 200, answer.text
     page = answer.text
@@ -356,7 +357,7 @@ async def test_knowledge_buttons_decide_from_our_own_pages_only(
 ) -> None:
     draft = await patterns.add("draft")
     collecting = await patterns.add("collecting", occurrences=2)
-    await login(http, setup, "bo")
+    await login(http, setup, "bo", next="/knowledge")
 
     for headers in ({"origin": "https://evil.example"}, {}, {"origin": "null"}):
         forged = await http.post(f"/knowledge/{draft}/approve", headers=headers)
@@ -479,110 +480,78 @@ async def test_knowledge_page_in_a_browser_approving_a_draft(
     )
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     with live_server(client, postgres.url, UNUSED_QUEUE, tmp_path) as server:
-        async with async_playwright() as playwright:
-            browser = await playwright.chromium.launch(
-                executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+        async with chromium_page() as (page, problems):
+            await page.goto(f"{server.url}/knowledge")
+            await expect(page).to_have_url(f"{server.url}/login?next=/knowledge")
+            await page.get_by_label("Agent token").fill(server.setup.tokens["ana"])
+            await page.get_by_role("button", name="Sign in").click()
+            await expect(page).to_have_url(f"{server.url}/knowledge")
+            await expect(
+                page.get_by_role("heading", name="Learned knowledge", level=1)
+            ).to_be_visible()
+
+            upload_card = page.locator(f"#pattern-{upload}")
+            pdf_card = page.locator(f"#pattern-{pdf}")
+            collecting_card = page.locator(f"#pattern-{collecting}")
+            # Drafts first (the one seen more often on top), the collecting one after.
+            order = await page.locator("section.pattern").evaluate_all(
+                "cards => cards.map(c => c.id)"
             )
-            try:
-                context = await browser.new_context(viewport={"width": 1280, "height": 900})
-                page = await context.new_page()
-                page.set_default_timeout(30_000)
-                problems: list[str] = []
-                page.on("pageerror", lambda error: problems.append(str(error)))
-                page.on(
-                    "console",
-                    lambda message: (
-                        problems.append(message.text)
-                        if message.type in ("error", "warning") and "404" not in message.text
-                        else None
-                    ),
-                )
-                page.on(  # a missing favicon is the only 4xx allowed
-                    "response",
-                    lambda response: (
-                        problems.append(f"{response.status} {response.url}")
-                        if response.status >= 400 and not response.url.endswith("/favicon.ico")
-                        else None
-                    ),
-                )
+            mine = [i for i in order if i in {f"pattern-{n}" for n in patterns.ids}]
+            assert mine == [f"pattern-{pdf}", f"pattern-{upload}", f"pattern-{collecting}"]
+            await expect(upload_card.locator(".badge")).to_have_text("draft")
+            await expect(upload_card.locator(".markdown h3").first).to_have_text("Problem")
+            await expect(upload_card.locator(".markdown ol li").first).to_have_text(UPLOAD_STEPS[0])
+            await expect(upload_card.locator("pre.answer")).to_contain_text(
+                "Here is what resolved it for other customers:"
+            )
+            await expect(upload_card.get_by_role("link", name="T-48377")).to_have_attribute(
+                "href", "/tickets/T-48377"
+            )
+            await expect(collecting_card).to_contain_text("Collecting:")
+            await expect(collecting_card.get_by_role("button")).to_have_count(0)
 
-                await page.goto(f"{server.url}/knowledge")
-                await expect(page).to_have_url(f"{server.url}/login?next=/knowledge")
-                await page.get_by_label("Agent token").fill(server.setup.tokens["ana"])
-                await page.get_by_role("button", name="Sign in").click()
-                await expect(page).to_have_url(f"{server.url}/knowledge")
-                await expect(
-                    page.get_by_role("heading", name="Learned knowledge", level=1)
-                ).to_be_visible()
+            await pdf_card.get_by_role("button", name="Approve").click()
+            notice = page.get_by_role("status")
+            await expect(notice).to_have_text(
+                f"Pattern {pdf} is approved. Triage now answers matching tickets with it."
+            )
+            await expect(page).to_have_url(f"{server.url}/knowledge?decided={pdf}#pattern-{pdf}")
+            await expect(pdf_card.locator(".badge")).to_have_text("approved")
+            await expect(pdf_card).to_contain_text("approved by ana")
+            await expect(pdf_card.get_by_role("button")).to_have_count(0)
+            await expect(upload_card.get_by_role("button", name="Approve")).to_be_visible()
 
-                upload_card = page.locator(f"#pattern-{upload}")
-                pdf_card = page.locator(f"#pattern-{pdf}")
-                collecting_card = page.locator(f"#pattern-{collecting}")
-                # Drafts first (the one seen more often on top), the collecting one after.
-                order = await page.locator("section.pattern").evaluate_all(
-                    "cards => cards.map(c => c.id)"
+            row = await eventually(
+                lambda: pool.fetchrow(
+                    "SELECT status, decided_by FROM kb_patterns"
+                    " WHERE id = $1 AND status <> 'draft'",
+                    pdf,
                 )
-                mine = [i for i in order if i in {f"pattern-{n}" for n in patterns.ids}]
-                assert mine == [f"pattern-{pdf}", f"pattern-{upload}", f"pattern-{collecting}"]
-                await expect(upload_card.locator(".badge")).to_have_text("draft")
-                await expect(upload_card.locator(".markdown h3").first).to_have_text("Problem")
-                await expect(upload_card.locator(".markdown ol li").first).to_have_text(
-                    UPLOAD_STEPS[0]
-                )
-                await expect(upload_card.locator("pre.answer")).to_contain_text(
-                    "Here is what resolved it for other customers:"
-                )
-                await expect(upload_card.get_by_role("link", name="T-48377")).to_have_attribute(
-                    "href", "/tickets/T-48377"
-                )
-                await expect(collecting_card).to_contain_text("Collecting:")
-                await expect(collecting_card.get_by_role("button")).to_have_count(0)
+            )
+            assert (row["status"], row["decided_by"]) == ("approved", "ana")
+            assert (await patterns.row(upload))["status"] == "draft"
 
-                await pdf_card.get_by_role("button", name="Approve").click()
-                notice = page.get_by_role("status")
-                await expect(notice).to_have_text(
-                    f"Pattern {pdf} is approved. Triage now answers matching tickets with it."
-                )
-                await expect(page).to_have_url(
-                    f"{server.url}/knowledge?decided={pdf}#pattern-{pdf}"
-                )
-                await expect(pdf_card.locator(".badge")).to_have_text("approved")
-                await expect(pdf_card).to_contain_text("approved by ana")
-                await expect(pdf_card.get_by_role("button")).to_have_count(0)
-                await expect(upload_card.get_by_role("button", name="Approve")).to_be_visible()
+            await page.evaluate("window.scrollTo(0, 0)")
+            await page.screenshot(path=str(SCREENSHOTS / "knowledge.png"), full_page=True)
+            if os.environ.get("UPDATE_DOCS_SCREENSHOTS") == "1":
+                await page.screenshot(path=str(DOCS_SCREENSHOT), full_page=True)
 
-                row = await eventually(
-                    lambda: pool.fetchrow(
-                        "SELECT status, decided_by FROM kb_patterns"
-                        " WHERE id = $1 AND status <> 'draft'",
-                        pdf,
-                    )
-                )
-                assert (row["status"], row["decided_by"]) == ("approved", "ana")
-                assert (await patterns.row(upload))["status"] == "draft"
-
-                await page.evaluate("window.scrollTo(0, 0)")
-                await page.screenshot(path=str(SCREENSHOTS / "knowledge.png"), full_page=True)
-                if os.environ.get("UPDATE_DOCS_SCREENSHOTS") == "1":
-                    await page.screenshot(path=str(DOCS_SCREENSHOT), full_page=True)
-
-                # A draft carrying HTML: shown as text, nothing of it runs or becomes a tag.
-                evil = await patterns.add(
-                    "draft", title=XSS_TITLE, article_markdown=XSS_ARTICLE, auto_response=XSS_ANSWER
-                )
-                await page.goto(f"{server.url}/knowledge")
-                evil_card = page.locator(f"#pattern-{evil}")
-                await expect(evil_card.locator("h2").first).to_contain_text(
-                    "<script>window.__xss=1</script>"
-                )
-                await expect(evil_card.locator(".markdown")).to_contain_text(
-                    '<img src=x onerror="window.__xss=3">'
-                )
-                await expect(evil_card.locator("pre.answer")).to_contain_text(
-                    "<script>window.__xss=4</script>"
-                )
-                assert await evil_card.locator("script, img, a[href^='javascript']").count() == 0
-                assert await page.evaluate("typeof window.__xss") == "undefined"
-                assert not problems, problems  # no script errors, no CSP refusals
-            finally:
-                await browser.close()
+            # A draft carrying HTML: shown as text, nothing of it runs or becomes a tag.
+            evil = await patterns.add(
+                "draft", title=XSS_TITLE, article_markdown=XSS_ARTICLE, auto_response=XSS_ANSWER
+            )
+            await page.goto(f"{server.url}/knowledge")
+            evil_card = page.locator(f"#pattern-{evil}")
+            await expect(evil_card.locator("h2").first).to_contain_text(
+                "<script>window.__xss=1</script>"
+            )
+            await expect(evil_card.locator(".markdown")).to_contain_text(
+                '<img src=x onerror="window.__xss=3">'
+            )
+            await expect(evil_card.locator("pre.answer")).to_contain_text(
+                "<script>window.__xss=4</script>"
+            )
+            assert await evil_card.locator("script, img, a[href^='javascript']").count() == 0
+            assert await page.evaluate("typeof window.__xss") == "undefined"
+            assert not problems, problems  # no script errors, no CSP refusals

@@ -14,25 +14,22 @@ from pathlib import Path
 import asyncpg
 import httpx
 import pytest
-from playwright.async_api import async_playwright, expect
+from playwright.async_api import expect
 from temporalio.client import Client
 
 from escalation.messages import EscalationOutcome, workflow_id_for
 from localstack.postgres import EmbeddedPostgres
-from tests.conftest import ROOT
-from tests.web_support import LiveServer, live_server, new_ticket_id, signed_headers, ticket_body
+from tests.web_support import (
+    CHROMIUM,
+    SCREENSHOTS,
+    LiveServer,
+    chromium_page,
+    live_server,
+    new_ticket_id,
+    signed_headers,
+    ticket_body,
+)
 
-CHROMIUM = "/usr/bin/chromium"
-SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 XSS_SUBJECT = "Photos gone <script>window.__xss=1</script>"
 XSS_DESCRIPTION = (
     "I uploaded 87 wedding photos yesterday and they have disappeared from my gallery "
@@ -76,90 +73,72 @@ async def test_agent_sees_a_signed_ticket_arrive_opens_it_responds_and_resolves(
 ) -> None:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     ticket_id = new_ticket_id("UI")
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+    async with chromium_page() as (page, problems):
+        # Sign in, land on the queue, and mark this document to prove it is never reloaded.
+        await page.goto(f"{server.url}/")
+        await expect(page).to_have_url(f"{server.url}/login?next=/")
+        await page.get_by_label("Agent token").fill(server.setup.tokens["ana"])
+        await page.get_by_role("button", name="Sign in").click()
+        await expect(page.get_by_role("heading", name="Open escalations")).to_be_visible()
+        await page.evaluate("window.__sameDocument = true")
+
+        # The helpdesk hands the ticket over (signed), while the agent watches the queue.
+        body = ticket_body(ticket_id, subject=XSS_SUBJECT, description=XSS_DESCRIPTION)
+        async with httpx.AsyncClient(base_url=server.url) as helpdesk:
+            answer = await helpdesk.post("/api/tickets", content=body, headers=signed_headers(body))
+        assert answer.status_code == 202, answer.text
+
+        row = page.locator(f'tr[data-ticket-id="{ticket_id}"]')
+        await expect(row).to_be_visible(timeout=30_000)
+        assert await page.evaluate("window.__sameDocument") is True, "the queue reloaded"
+        for symbol, label in (
+            ("🔴", "Priority P1, high"),
+            ("⭐", "Premium customer"),
+            ("🔥", "Time-sensitive"),
+        ):
+            await expect(row.get_by_role("img", name=label, exact=True)).to_have_text(symbol)
+        await expect(row.locator(".subject")).to_have_text(XSS_SUBJECT)
+        await expect(row.locator("time.countdown")).to_have_text(re.compile(r"^due in \d+m \d\ds$"))
+        assert await page.evaluate("typeof window.__xss") == "undefined"
+        # A deadline already past counts up in red; P1 sorts above P2.
+        overdue = page.locator(f'tr[data-ticket-id="{overdue_id}"]')
+        await expect(overdue.locator("time.countdown")).to_have_class(re.compile(r"\bbreached\b"))
+        await expect(overdue.locator("time.countdown")).to_have_text(re.compile("^overdue by"))
+        await expect(overdue.get_by_role("img", name="Priority P2, medium")).to_have_text("🟡")
+        order = await page.locator("tbody tr").evaluate_all(
+            "rows => rows.map(r => r.dataset.ticketId)"
         )
-        try:
-            context = await browser.new_context(viewport={"width": 1280, "height": 900})
-            page = await context.new_page()
-            page.set_default_timeout(30_000)
-            errors: list[str] = []
-            page.on("pageerror", lambda error: errors.append(str(error)))
+        assert order.index(ticket_id) < order.index(overdue_id), order
+        await page.screenshot(path=str(SCREENSHOTS / "queue.png"), full_page=True)
+        await page.set_viewport_size({"width": 390, "height": 844})
+        await page.screenshot(path=str(SCREENSHOTS / "queue-phone.png"), full_page=True)
+        await page.set_viewport_size({"width": 1280, "height": 900})
 
-            # Sign in, land on the queue, and mark this document to prove it is never reloaded.
-            await page.goto(f"{server.url}/")
-            await expect(page).to_have_url(f"{server.url}/login?next=/")
-            await page.get_by_label("Agent token").fill(server.setup.tokens["ana"])
-            await page.get_by_role("button", name="Sign in").click()
-            await expect(page.get_by_role("heading", name="Open escalations")).to_be_visible()
-            await page.evaluate("window.__sameDocument = true")
+        # The ticket page: the customer's HTML is text, the summary and timeline are there.
+        await row.get_by_role("link").click()
+        await expect(page).to_have_url(f"{server.url}/tickets/{ticket_id}")
+        await expect(page.get_by_role("heading", level=1)).to_contain_text(XSS_SUBJECT)
+        summary = page.locator("article.summary")
+        await expect(summary).to_contain_text('<img src=x onerror="window.__xss=2">')
+        await expect(page.locator("ol.timeline")).to_contain_text("Escalated")
+        await expect(page.locator("pre.email")).to_contain_text("Mike")
+        assert await page.locator("article.summary img").count() == 0
+        assert await page.evaluate("typeof window.__xss") == "undefined"
 
-            # The helpdesk hands the ticket over (signed), while the agent watches the queue.
-            body = ticket_body(ticket_id, subject=XSS_SUBJECT, description=XSS_DESCRIPTION)
-            async with httpx.AsyncClient(base_url=server.url) as helpdesk:
-                answer = await helpdesk.post(
-                    "/api/tickets", content=body, headers=signed_headers(body)
-                )
-            assert answer.status_code == 202, answer.text
-
-            row = page.locator(f'tr[data-ticket-id="{ticket_id}"]')
-            await expect(row).to_be_visible(timeout=30_000)
-            assert await page.evaluate("window.__sameDocument") is True, "the queue reloaded"
-            for symbol, label in (
-                ("🔴", "Priority P1, high"),
-                ("⭐", "Premium customer"),
-                ("🔥", "Time-sensitive"),
-            ):
-                await expect(row.get_by_role("img", name=label, exact=True)).to_have_text(symbol)
-            await expect(row.locator(".subject")).to_have_text(XSS_SUBJECT)
-            await expect(row.locator("time.countdown")).to_have_text(
-                re.compile(r"^due in \d+m \d\ds$")
-            )
-            assert await page.evaluate("typeof window.__xss") == "undefined"
-            # A deadline already past counts up in red; P1 sorts above P2.
-            overdue = page.locator(f'tr[data-ticket-id="{overdue_id}"]')
-            await expect(overdue.locator("time.countdown")).to_have_class(
-                re.compile(r"\bbreached\b")
-            )
-            await expect(overdue.locator("time.countdown")).to_have_text(re.compile("^overdue by"))
-            await expect(overdue.get_by_role("img", name="Priority P2, medium")).to_have_text("🟡")
-            order = await page.locator("tbody tr").evaluate_all(
-                "rows => rows.map(r => r.dataset.ticketId)"
-            )
-            assert order.index(ticket_id) < order.index(overdue_id), order
-            await page.screenshot(path=str(SCREENSHOTS / "queue.png"), full_page=True)
-            await page.set_viewport_size({"width": 390, "height": 844})
-            await page.screenshot(path=str(SCREENSHOTS / "queue-phone.png"), full_page=True)
-            await page.set_viewport_size({"width": 1280, "height": 900})
-
-            # The ticket page: the customer's HTML is text, the summary and timeline are there.
-            await row.get_by_role("link").click()
-            await expect(page).to_have_url(f"{server.url}/tickets/{ticket_id}")
-            await expect(page.get_by_role("heading", level=1)).to_contain_text(XSS_SUBJECT)
-            summary = page.locator("article.summary")
-            await expect(summary).to_contain_text('<img src=x onerror="window.__xss=2">')
-            await expect(page.locator("ol.timeline")).to_contain_text("Escalated")
-            await expect(page.locator("pre.email")).to_contain_text("Mike")
-            assert await page.locator("article.summary img").count() == 0
-            assert await page.evaluate("typeof window.__xss") == "undefined"
-
-            await page.get_by_label("Note (what you told the customer or did)").fill(
-                "Found the batch in cold storage; restoring now."
-            )
-            await page.get_by_role("button", name="Respond", exact=True).click()
-            await expect(page.get_by_role("status").first).to_contain_text(
-                "Respond: the workflow accepted it; the escalation is now responded."
-            )
-            await page.get_by_label("Resolution").fill("Restored all 87 photos from backup.")
-            await page.get_by_role("button", name="Resolve", exact=True).click()
-            accepted = page.get_by_text("Resolve: the workflow accepted the resolution")
-            await expect(accepted).to_be_visible()
-            assert await page.evaluate("typeof window.__xss") == "undefined"
-            await page.screenshot(path=str(SCREENSHOTS / "ticket.png"), full_page=True)
-            assert not errors, errors
-        finally:
-            await browser.close()
+        await page.get_by_label("Note (what you told the customer or did)").fill(
+            "Found the batch in cold storage; restoring now."
+        )
+        await page.get_by_role("button", name="Respond", exact=True).click()
+        await expect(page.get_by_role("status").first).to_contain_text(
+            "Respond: the workflow accepted it; the escalation is now responded."
+        )
+        await page.get_by_label("Resolution").fill("Restored all 87 photos from backup.")
+        await page.get_by_role("button", name="Resolve", exact=True).click()
+        accepted = page.get_by_text("Resolve: the workflow accepted the resolution")
+        await expect(accepted).to_be_visible()
+        assert await page.evaluate("typeof window.__xss") == "undefined"
+        await page.screenshot(path=str(SCREENSHOTS / "ticket.png"), full_page=True)
+        assert not problems, problems
 
     handle = client.get_workflow_handle(workflow_id_for(ticket_id), result_type=EscalationOutcome)
     outcome = await handle.result()

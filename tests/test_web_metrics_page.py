@@ -19,7 +19,7 @@ import shutil
 import uuid
 import xml.etree.ElementTree as ET
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -27,17 +27,25 @@ import asyncpg
 import httpx
 import pytest
 from markupsafe import Markup
-from playwright.async_api import async_playwright, expect
+from playwright.async_api import expect
 from temporalio.client import Client
 
 from localstack.postgres import EmbeddedPostgres
 from tests.conftest import ROOT
-from tests.test_web_browser import CHROMIUM, CHROMIUM_ARGS, SCREENSHOTS
-from tests.web_support import WebSetup, asgi_client, live_server, web_setup
+from tests.test_metrics import at, insert
+from tests.web_support import (
+    CHROMIUM,
+    SCREENSHOTS,
+    WebSetup,
+    asgi_client,
+    chromium_page,
+    live_server,
+    login,
+    web_setup,
+)
 from web import charts
 from web.app import create_app
 
-ORIGIN = {"origin": "http://testserver"}
 SVG = "{http://www.w3.org/2000/svg}"
 EVIL_TEAM = "<script>alert(1)</script>"
 DOCS_SCREENSHOT = ROOT / "docs" / "metrics.png"
@@ -45,22 +53,6 @@ UNUSED_QUEUE = "metrics-page-no-worker"  # these pages only read PostgreSQL
 
 
 # --- data ----------------------------------------------------------------------------------
-
-
-def at(base: datetime, **delta: float) -> str:
-    return (base + timedelta(**delta)).isoformat()
-
-
-async def insert(pool: asyncpg.Pool, rows: list[tuple[str, str, dict[str, Any]]]) -> None:
-    """(ticket_id, action, event) rows as the workflow's activities log them."""
-    await pool.executemany(
-        "INSERT INTO escalation_log (idempotency_key, ticket_id, action, event)"
-        " VALUES ($1, $2, $3, $4)",
-        [
-            (f"{ticket}:{action}:{n}", ticket, action, {"ticketId": ticket, **event})
-            for n, (ticket, action, event) in enumerate(rows)
-        ],
-    )
 
 
 def escalated(
@@ -216,13 +208,6 @@ def setup(
 async def http(setup: WebSetup) -> AsyncIterator[httpx.AsyncClient]:
     async with asgi_client(create_app(setup.config)) as http:
         yield http
-
-
-async def login(http: httpx.AsyncClient, setup: WebSetup) -> None:
-    answer = await http.post(
-        "/login", data={"token": setup.tokens["ana"], "next": "/"}, headers=ORIGIN
-    )
-    assert answer.status_code == 303, answer.text
 
 
 def card(page: str, key: str) -> str:
@@ -507,74 +492,46 @@ async def test_metrics_page_in_a_browser_with_a_realistic_week(
     await seed_realistic_week(pool, base)
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     with live_server(client, postgres.url, UNUSED_QUEUE, tmp_path) as server:
-        async with async_playwright() as playwright:
-            browser = await playwright.chromium.launch(
-                executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+        async with chromium_page() as (page, problems):
+            url = f"{server.url}/reports/metrics?since=7d&until=2062-05-12"
+            await page.goto(url)
+            await page.get_by_label("Agent token").fill(server.setup.tokens["ana"])
+            await page.get_by_role("button", name="Sign in").click()
+            await expect(page).to_have_url(url)
+            await expect(page.get_by_role("heading", name="Escalation metrics")).to_be_visible()
+
+            # 19 of 150 escalated = 12.7% (< 15%, met); 15 of 16 necessary = 93.8% (met);
+            # 10 of 14 scored 4-5 = 71.4% (not met)
+            cards = page.locator(".metric-card")
+            await expect(cards).to_have_count(6)
+            rate = page.locator("#metric-escalationRate")
+            await expect(rate.locator(".metric-value")).to_have_text("12.7%")
+            await expect(rate.locator(".metric-status")).to_have_text("✓ Met")
+            csat = page.locator("#metric-csatAfterEscalation")
+            await expect(csat.locator(".metric-value")).to_have_text("71.4%")
+            await expect(csat.locator(".metric-status")).to_have_text("✗ Not met")
+            accuracy = page.locator("#metric-escalationAccuracy")
+            await expect(accuracy.locator(".metric-value")).to_have_text("93.8%")
+            tte = page.locator("#metric-timeToEscalate")
+            await expect(tte.locator(".metric-value")).to_have_text("p50 61 s")
+
+            by_team = page.get_by_role("img", name=re.compile("^Escalations by team"))
+            await expect(by_team).to_be_visible()
+            await expect(by_team).to_have_accessible_name(
+                re.compile("billing: 5; customer success: 3; engineering: 6; legal: 2")
             )
-            try:
-                context = await browser.new_context(viewport={"width": 1280, "height": 900})
-                page = await context.new_page()
-                page.set_default_timeout(30_000)
-                problems: list[str] = []
-                page.on("pageerror", lambda error: problems.append(str(error)))
-                page.on(
-                    "console",
-                    lambda message: (
-                        problems.append(message.text)
-                        if message.type in ("error", "warning") and "404" not in message.text
-                        else None
-                    ),
-                )
-                page.on(  # a missing favicon is the only 404 allowed
-                    "response",
-                    lambda response: (
-                        problems.append(f"{response.status} {response.url}")
-                        if response.status >= 400 and not response.url.endswith("/favicon.ico")
-                        else None
-                    ),
-                )
+            timing = page.get_by_role("img", name=re.compile("^Time to escalate"))
+            await expect(timing).to_have_accessible_name(
+                re.compile(r"p50: 61 s; p90: 4\.0 min \(over target\)")
+            )
+            box = await by_team.bounding_box()
+            assert box is not None and box["width"] > 300, box
 
-                url = f"{server.url}/reports/metrics?since=7d&until=2062-05-12"
-                await page.goto(url)
-                await page.get_by_label("Agent token").fill(server.setup.tokens["ana"])
-                await page.get_by_role("button", name="Sign in").click()
-                await expect(page).to_have_url(url)
-                await expect(page.get_by_role("heading", name="Escalation metrics")).to_be_visible()
-
-                # 19 of 150 escalated = 12.7% (< 15%, met); 15 of 16 necessary = 93.8% (met);
-                # 10 of 14 scored 4-5 = 71.4% (not met)
-                cards = page.locator(".metric-card")
-                await expect(cards).to_have_count(6)
-                rate = page.locator("#metric-escalationRate")
-                await expect(rate.locator(".metric-value")).to_have_text("12.7%")
-                await expect(rate.locator(".metric-status")).to_have_text("✓ Met")
-                csat = page.locator("#metric-csatAfterEscalation")
-                await expect(csat.locator(".metric-value")).to_have_text("71.4%")
-                await expect(csat.locator(".metric-status")).to_have_text("✗ Not met")
-                accuracy = page.locator("#metric-escalationAccuracy")
-                await expect(accuracy.locator(".metric-value")).to_have_text("93.8%")
-                tte = page.locator("#metric-timeToEscalate")
-                await expect(tte.locator(".metric-value")).to_have_text("p50 61 s")
-
-                by_team = page.get_by_role("img", name=re.compile("^Escalations by team"))
-                await expect(by_team).to_be_visible()
-                await expect(by_team).to_have_accessible_name(
-                    re.compile("billing: 5; customer success: 3; engineering: 6; legal: 2")
-                )
-                timing = page.get_by_role("img", name=re.compile("^Time to escalate"))
-                await expect(timing).to_have_accessible_name(
-                    re.compile(r"p50: 61 s; p90: 4\.0 min \(over target\)")
-                )
-                box = await by_team.bounding_box()
-                assert box is not None and box["width"] > 300, box
-
-                await page.screenshot(path=str(SCREENSHOTS / "metrics.png"), full_page=True)
-                if os.environ.get("UPDATE_DOCS_SCREENSHOTS") == "1":
-                    await page.screenshot(path=str(DOCS_SCREENSHOT), full_page=True)
-                await page.set_viewport_size({"width": 390, "height": 844})
-                await page.screenshot(path=str(SCREENSHOTS / "metrics-phone.png"), full_page=True)
-                width = await page.evaluate("document.documentElement.scrollWidth")
-                assert width <= 390, f"the phone layout scrolls sideways ({width}px)"
-                assert not problems, problems  # no script errors, no CSP refusals
-            finally:
-                await browser.close()
+            await page.screenshot(path=str(SCREENSHOTS / "metrics.png"), full_page=True)
+            if os.environ.get("UPDATE_DOCS_SCREENSHOTS") == "1":
+                await page.screenshot(path=str(DOCS_SCREENSHOT), full_page=True)
+            await page.set_viewport_size({"width": 390, "height": 844})
+            await page.screenshot(path=str(SCREENSHOTS / "metrics-phone.png"), full_page=True)
+            width = await page.evaluate("document.documentElement.scrollWidth")
+            assert width <= 390, f"the phone layout scrolls sideways ({width}px)"
+            assert not problems, problems  # no script errors, no CSP refusals

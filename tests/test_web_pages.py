@@ -15,8 +15,10 @@ from escalation.messages import EscalationOutcome, workflow_id_for
 from localstack.postgres import EmbeddedPostgres
 from tests.conftest import eventually
 from tests.web_support import (
+    ORIGIN,
     WebSetup,
     asgi_client,
+    login,
     new_ticket_id,
     signed_headers,
     ticket_body,
@@ -24,7 +26,6 @@ from tests.web_support import (
 )
 from web.app import create_app
 
-ORIGIN = {"origin": "http://testserver"}
 XSS_SUBJECT = "Photos gone <script>window.__xss=1</script>"
 XSS_DESCRIPTION = (
     'All 87 wedding photos vanished after upload <img src=x onerror="window.__xss=2"> and I '
@@ -43,13 +44,6 @@ def setup(
 async def http(setup: WebSetup) -> AsyncIterator[httpx.AsyncClient]:
     async with asgi_client(create_app(setup.config)) as http:
         yield http
-
-
-async def login(http: httpx.AsyncClient, setup: WebSetup, agent: str = "ana") -> None:
-    answer = await http.post(
-        "/login", data={"token": setup.tokens[agent], "next": "/"}, headers=ORIGIN
-    )
-    assert answer.status_code == 303, answer.text
 
 
 async def test_pages_send_a_stranger_to_login_and_keep_where_they_were_going(

@@ -1,5 +1,6 @@
 """Helpers for the web tests: signing webhooks like a helpdesk, agent tokens, building the app
-against the session's Temporal dev server and PostgreSQL, and serving it for real.
+against the session's Temporal dev server and PostgreSQL, serving it for real, signing in, and
+a page in Debian's chromium (headless, driven by Playwright).
 
 Not a conftest: only the test_web_* modules use these, and they say so by importing them."""
 
@@ -21,6 +22,7 @@ from typing import Any
 import httpx
 import uvicorn
 from fastapi import FastAPI
+from playwright.async_api import Page, async_playwright
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import RPCError, RPCStatusCode
@@ -30,7 +32,7 @@ from activities.settings import Settings
 from escalation.config import Endpoints
 from escalation.messages import workflow_id_for
 from localstack.ports import free_port
-from tests.conftest import EXAMPLES
+from tests.conftest import EXAMPLES, ROOT
 from web.app import create_app
 from web.auth import (
     AgentDirectory,
@@ -55,6 +57,19 @@ SECRET_TEXT, SECRET = make_secret(b"current helpdesk secret")
 UNKNOWN_SECRET_TEXT, UNKNOWN_SECRET = make_secret(b"someone else's secret")
 
 AGENTS = {"ana": "engineering", "bo": "billing"}
+ORIGIN = {"origin": "http://testserver"}  # a form posted from our own pages (asgi_client)
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"  # git-ignored
 
 
 def new_ticket_id(prefix: str = "W") -> str:
@@ -134,6 +149,54 @@ async def asgi_client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
             yield http
+
+
+async def login(
+    http: httpx.AsyncClient, setup: WebSetup, agent: str = "ana", next: str = "/"
+) -> None:
+    """Sign `agent` in through the login form: `http` keeps the session cookie."""
+    answer = await http.post(
+        "/login", data={"token": setup.tokens[agent], "next": next}, headers=ORIGIN
+    )
+    assert answer.status_code == 303, answer.text
+
+
+@contextlib.asynccontextmanager
+async def chromium_page(
+    width: int = 1280, height: int = 900
+) -> AsyncIterator[tuple[Page, list[str]]]:
+    """A fresh page in headless chromium, and the problems seen on it so far: script errors,
+    console errors and warnings (but a missing resource's 404), and answers of 400 or more
+    (but a missing favicon). The browser is closed on the way out."""
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+        )
+        try:
+            context = await browser.new_context(viewport={"width": width, "height": height})
+            page = await context.new_page()
+            page.set_default_timeout(30_000)
+            problems: list[str] = []
+            page.on("pageerror", lambda error: problems.append(str(error)))
+            page.on(
+                "console",
+                lambda message: (
+                    problems.append(message.text)
+                    if message.type in ("error", "warning") and "404" not in message.text
+                    else None
+                ),
+            )
+            page.on(
+                "response",
+                lambda response: (
+                    problems.append(f"{response.status} {response.url}")
+                    if response.status >= 400 and not response.url.endswith("/favicon.ico")
+                    else None
+                ),
+            )
+            yield page, problems
+        finally:
+            await browser.close()
 
 
 async def workflow_exists(client: Client, ticket_id: str) -> bool:
