@@ -437,7 +437,7 @@ def realistic(
             steps=steps,
             tickets=[{"team": "engineering", "priority": "P2", **t} for t in tickets],
         ),
-        "auto_response": known_solution_answer(title, steps),
+        "auto_response": known_solution_answer(f"feature broken (error {code})", steps),
     }
 
 
@@ -503,7 +503,7 @@ async def test_knowledge_page_in_a_browser_approving_a_draft(
             await expect(upload_card.locator(".markdown h3").first).to_have_text("Problem")
             await expect(upload_card.locator(".markdown ol li").first).to_have_text(UPLOAD_STEPS[0])
             await expect(upload_card.locator("pre.answer")).to_contain_text(
-                "Here is what resolved it for other customers:"
+                "Other customers had it too; this is what resolved it:"
             )
             await expect(upload_card.get_by_role("link", name="T-48377")).to_have_attribute(
                 "href", "/tickets/T-48377"

@@ -92,9 +92,9 @@ async def test_customer_html_is_shown_as_text_on_the_queue_and_the_ticket_page(
     assert started.status_code == 202, started.text
     await login(http, setup)
 
-    async def listed() -> str | None:
+    async def listed() -> str | None:  # the row, once Step 9 has written its columns
         page = (await http.get("/")).text
-        return page if ticket_id in page else None
+        return page if ticket_id in page and "window.__xss=1" in page else None
 
     queue = await eventually(listed, within=30)
     assert "&lt;script&gt;window.__xss=1&lt;/script&gt;" in queue
