@@ -1,0 +1,50 @@
+"""Where one escalation's time goes, read from its history: each workflow task and each
+activity, in order, up to the assignment row (the end of "time to escalate")."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import WorkflowHandle
+
+END_ACTIVITY = "create_assignment"
+
+
+async def steps(handle: WorkflowHandle) -> dict[str, Any]:
+    """{"steps": [[name, ms], ...], "workflowTasksMs", "activitiesMs", "totalMs"}: workflow
+    tasks are named by what they decided (the local activities run inside them)."""
+    history = await handle.fetch_history()
+    events = list(history.events)
+    t0 = events[0].event_time.ToMicroseconds()
+    scheduled: dict[int, tuple[str, int]] = {}
+    out: list[list[Any]] = []
+    wft_start = 0
+    totals = {"workflowTasksMs": 0.0, "activitiesMs": 0.0}
+    for event in events:
+        at = event.event_time.ToMicroseconds()
+        kind = event.event_type
+        if kind == EventType.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED:
+            wft_start = at
+        elif kind == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED:
+            took = (at - wft_start) / 1000
+            totals["workflowTasksMs"] += took
+            out.append(["workflow task", round(took, 1)])
+        elif kind == EventType.EVENT_TYPE_MARKER_RECORDED:
+            out[-1][0] = "workflow task + local activity"
+        elif kind == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
+            name = event.activity_task_scheduled_event_attributes.activity_type.name
+            scheduled[event.event_id] = (name, at)
+        elif kind == EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED:
+            attrs = event.activity_task_completed_event_attributes
+            name, began = scheduled[attrs.scheduled_event_id]
+            took = (at - began) / 1000
+            totals["activitiesMs"] += took
+            out.append([name, round(took, 1)])
+            if name == END_ACTIVITY:
+                return {
+                    "steps": out,
+                    **{key: round(value, 1) for key, value in totals.items()},
+                    "totalMs": round((at - t0) / 1000, 1),
+                }
+    return {"steps": out, **{key: round(value, 1) for key, value in totals.items()}}

@@ -1,0 +1,75 @@
+"""The benchmarks at tiny size (`python -m bench --smoke`), so they cannot rot: the JSON has
+every figure other tools read, with sane types. No timing is asserted: benchmarks are not
+tests, and this machine's speed is not the suite's business."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from numbers import Real
+from pathlib import Path
+
+from bench.lateness import poller_figures, target_for
+from bench.policies import second_scale_policy
+from bench.run import SMOKE
+from bench.stats import percentile
+from escalation.policy import load_policy
+from tests.conftest import ROOT
+
+KEYS = {
+    "timeToEscalate": ("p50Ms", "p99Ms", "floorP50Ms"),
+    "alertLateness": ("p50Ms", "p99Ms", "maxMs", "poller5minMeanMs", "poller5minMaxMs"),
+    "scale": ("open", "ingestPerSec", "workerRssMb", "signalP99Ms"),
+    "triage": ("decisionsPerSec",),
+}
+MACHINE = ("cores", "python", "temporalServerVersion", "devServerPersistence")
+
+
+def number(value: object) -> bool:
+    return isinstance(value, Real) and not isinstance(value, bool) and value >= 0
+
+
+def test_every_benchmark_runs_at_tiny_size_and_reports_every_figure() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "bench", "--smoke"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    report = json.loads(proc.stdout)  # one JSON document, nothing else on stdout
+
+    for figure, keys in KEYS.items():
+        for key in keys:
+            assert number(report[figure][key]), f"{figure}.{key} = {report[figure].get(key)!r}"
+    for count in SMOKE.throughput:
+        row = report["throughput"][str(count)]
+        for key in ("escalationsPerSec", "floorPerSec", "ratio"):
+            assert number(row[key]) and row[key] > 0, f"throughput.{count}.{key} = {row[key]!r}"
+    assert report["scale"]["open"] >= SMOKE.scale
+    assert report["alertLateness"]["alerts"] == 2 * SMOKE.lateness  # warning and breach each
+    assert report["triage"]["tickets"] == SMOKE.triage
+    for key in MACHINE:
+        assert report["machine"][key], key
+    assert report["machine"]["devServerPersistence"] == "in-memory"
+    assert "[bench" in proc.stderr  # progress goes to stderr, never into the JSON
+
+
+def test_bench_policy_is_a_valid_policy_with_second_targets_and_the_webhook(
+    tmp_path: Path,
+) -> None:
+    base = tmp_path / "policy.toml"
+    base.write_text((ROOT / "config" / "policy.toml").read_text())
+    policy = load_policy(second_scale_policy(base, "http://127.0.0.1:9/hook", 7))
+    assert policy.sla_rules().response_targets["P1"] == 7
+    assert all(policy.team(t).channels == ["webhook"] for t in ("engineering", "billing"))
+
+
+def test_figures_helpers() -> None:
+    assert percentile([3.0, 1.0, 2.0], 50) == 2.0
+    assert percentile([1.0, 2.0], 99) == 1.99
+    assert poller_figures()["poller5minMeanMs"] == 150_000
+    assert target_for(1000, 20.0) * 0.75 > 1000 / 20.0  # first warning after the last intake
