@@ -16,7 +16,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from bench.run import PHASES, SMOKE, Sizes, run
-from bench.stack import BenchTemporal
+from bench.stack import SERVER_CONFIG, BenchTemporal
 
 _T0 = time.perf_counter()
 
@@ -33,7 +33,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--budget", type=float, default=840.0, help="seconds for the whole run")
     parser.add_argument("--sizes", default="{}", help='JSON overrides, e.g. {"scale": 1000}')
     parser.add_argument("--tuning", default="{}", help="JSON: worker knobs (bench/worker.py)")
-    parser.add_argument("--server-config", default="{}", help="JSON: dev server dynamic config")
+    parser.add_argument(
+        "--server-config",
+        default="{}",
+        help="JSON: dev server dynamic config, over bench.stack.SERVER_CONFIG",
+    )
     parser.add_argument("--profile", type=Path, help="py-spy the workers into this folder")
     args = parser.parse_args(argv)
     phases = {name.strip() for name in args.only.split(",") if name.strip()}
@@ -43,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     if "throughput" in overrides:
         overrides["throughput"] = tuple(overrides["throughput"])
     sizes = replace(SMOKE if args.smoke else Sizes(), **overrides)
-    BenchTemporal.dynamic_config = json.loads(args.server_config)
+    BenchTemporal.dynamic_config = {**SERVER_CONFIG, **json.loads(args.server_config)}
     report = asyncio.run(
         run(
             sizes,

@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from temporalio.worker import PollerBehaviorSimpleMaximum
+from temporalio.worker import PollerBehaviorAutoscaling, PollerBehaviorSimpleMaximum
 
 from activities.db import connect
 from activities.settings import Settings
@@ -35,7 +35,12 @@ def worker_tuning(knobs: dict[str, Any]) -> dict[str, Any]:
     out = dict(knobs)
     for short, name in POLLER_KNOBS.items():
         if short in out:
-            out[name] = PollerBehaviorSimpleMaximum(maximum=int(out.pop(short)))
+            value = out.pop(short)
+            out[name] = (
+                PollerBehaviorAutoscaling()
+                if value == "autoscale"
+                else PollerBehaviorSimpleMaximum(maximum=int(value))
+            )
     out.pop("db_pool", None)
     return out
 
