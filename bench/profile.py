@@ -17,6 +17,10 @@ from pathlib import Path
 from typing import Any
 
 FRAME = re.compile(r"^(?P<func>.*?) \((?P<file>.*?)(?::\d+)?\)$")
+# Frames on nearly every stack, which say nothing about where the time goes.
+PLUMBING = ("(asyncio/", "(<frozen runpy>)", "(bench/worker.py)", "(threading.py)", "(concurrent/")
+# Leaves where a thread waits rather than works (the event loop's poll, an idle executor).
+IDLE = ("EpollSelector.select (", "_worker (concurrent/futures/thread.py)", "wait (threading.py)")
 
 
 def py_spy() -> str | None:
@@ -50,7 +54,8 @@ def _short(frame: str) -> str:
 
 
 def summarize(raw: Path, top: int = 12) -> dict[str, Any]:
-    """Samples per function: `self` (on top of the stack) and `inclusive` (anywhere in it)."""
+    """Busy samples per function: `self` (on top of the stack) and `inclusive` (anywhere in
+    it), idle waits left out."""
     own: Counter[str] = Counter()
     inclusive: Counter[str] = Counter()
     total = 0
@@ -59,10 +64,13 @@ def summarize(raw: Path, top: int = 12) -> dict[str, Any]:
         if not stack or not count.isdigit():
             continue
         frames = [_short(frame) for frame in stack.split(";")]
+        if frames[-1].startswith(IDLE):
+            continue
         total += int(count)
         own[frames[-1]] += int(count)
         for frame in set(frames):
-            inclusive[frame] += int(count)
+            if not any(marker in frame for marker in PLUMBING):
+                inclusive[frame] += int(count)
 
     def share(counter: Counter[str]) -> list[str]:
         return [f"{n / total:6.1%} {name}" for name, n in counter.most_common(top)]
