@@ -28,9 +28,13 @@ RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml
 # The project itself (what .dockerignore lets through), installed as a package. The source tree
 # stays in /app as the working directory, so `uvicorn web.app:app` and `python worker.py`
 # resolve from here as they do in a checkout.
+# Bytecode compiled at build time (PYTHONDONTWRITEBYTECODE stops Python writing it at run time):
+# the workflow sandbox imports the workflow module afresh for every run, and recompiling it from
+# source each time cost the worker 13% of its CPU in `make bench`.
 COPY . .
 RUN pip install --no-cache-dir . \
-    && rm -rf build ./*.egg-info
+    && rm -rf build ./*.egg-info \
+    && python -m compileall -q /app
 
 # Routing/priority/SLA policy; mount another file over it or set ESCALATION_POLICY to change it.
 COPY config/ /app/config/

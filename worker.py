@@ -74,6 +74,7 @@ async def main() -> None:
     endpoints = Endpoints.from_env()
     policy_path = policy_path_from_env()
     load_policy(policy_path)  # a broken policy stops the worker at once, with the key named
+    status_webhook = TicketStatusWebhook.from_env()  # and so does a bad status-webhook setting
     pool = await connect(endpoints.database_url)
     applied = await apply_migrations(pool)
     log.info("migrations applied: %s", ", ".join(applied) or "none needed")
@@ -83,7 +84,7 @@ async def main() -> None:
         policy_path=policy_path,
         temporal_ui_url=endpoints.temporal_ui_url,
         namespace=endpoints.namespace,
-        ticket_status_webhook=TicketStatusWebhook.from_env(),
+        ticket_status_webhook=status_webhook,
     )
     client = await connect_client(endpoints)
     worker = create_worker(client, settings, endpoints.task_queue)
@@ -94,6 +95,7 @@ async def main() -> None:
     log.info("worker polling %s on %s", endpoints.task_queue, endpoints.temporal_address)
     async with worker:
         await stop.wait()
+    await settings.aclose()
     await pool.close()
 
 

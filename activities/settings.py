@@ -9,10 +9,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import asyncpg
+import httpx
 
 from escalation.policy import Policy, load_policy
 from escalation.signing import parse_secret
 
+WEBHOOK_TIMEOUT_SECONDS = 10.0
 DEFAULT_POLICY = Path(__file__).resolve().parent.parent / "config" / "policy.toml"
 
 
@@ -79,7 +81,22 @@ class Settings:
     faults: FaultInjection = field(default_factory=FaultInjection)
     ticket_status_webhook: TicketStatusWebhook | None = None
     _policy: Policy | None = None
+    _http: httpx.AsyncClient | None = None
     _policy_mtime: float = -1.0
+
+    def http(self) -> httpx.AsyncClient:
+        """One HTTP client for every webhook: a client per POST built a new TLS context each
+        time, which dominated the worker's CPU when many alerts fell due at once."""
+        if self._http is None or self._http.is_closed:
+            self._http = httpx.AsyncClient(
+                timeout=WEBHOOK_TIMEOUT_SECONDS,
+                limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
+            )
+        return self._http
+
+    async def aclose(self) -> None:
+        if self._http is not None:
+            await self._http.aclose()
 
     def policy(self) -> Policy:
         """The policy, re-read when the file changes so ops can re-route without a restart."""

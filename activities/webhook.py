@@ -16,7 +16,6 @@ from activities.delivery import Notification, deliver_once
 from activities.settings import Settings
 from escalation.signing import sign
 
-WEBHOOK_TIMEOUT_SECONDS = 10.0
 USER_AGENT = "photovault-escalation/0.1"
 
 
@@ -37,7 +36,9 @@ def webhook_id(key: str) -> str:
     return f"msg_{uuid.uuid5(uuid.NAMESPACE_URL, key).hex}"
 
 
-async def _post(url: str, key: str, body: bytes, secret: bytes | None = None) -> None:
+async def _post(
+    client: httpx.AsyncClient, url: str, key: str, body: bytes, secret: bytes | None = None
+) -> None:
     """One POST; anything but a 2xx answer raises WebhookDeliveryError. With a secret, signed
     the Standard Webhooks way (as the helpdesk signs what it sends us), timestamped now."""
     headers = {
@@ -52,13 +53,12 @@ async def _post(url: str, key: str, body: bytes, secret: bytes | None = None) ->
             "webhook-timestamp": str(timestamp),
             "webhook-signature": sign(secret, message_id, timestamp, body),
         }
-    async with httpx.AsyncClient(timeout=WEBHOOK_TIMEOUT_SECONDS) as client:
-        try:
-            response = await client.post(url, content=body, headers=headers)
-        except httpx.HTTPError as error:
-            raise WebhookDeliveryError(
-                f"POST {redact_url(url)} failed: {type(error).__name__}: {error}"
-            ) from error
+    try:
+        response = await client.post(url, content=body, headers=headers)
+    except httpx.HTTPError as error:
+        raise WebhookDeliveryError(
+            f"POST {redact_url(url)} failed: {type(error).__name__}: {error}"
+        ) from error
     if not response.is_success:
         raise WebhookDeliveryError(
             f"POST {redact_url(url)} answered {response.status_code}: {response.text[:200]}"
@@ -86,5 +86,5 @@ async def post_webhook_once(
         Notification(
             key=key, ticket_id=ticket_id, kind=kind, channel="webhook", recipient=url, body=body
         ),
-        lambda: _post(url, key, body.encode(), secret),
+        lambda: _post(settings.http(), url, key, body.encode(), secret),
     )
