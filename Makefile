@@ -11,8 +11,9 @@ install: $(STAMP) system-deps
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is needed, found " + sys.version.split()[0])'
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[local,test]'
+	@echo "make install: updating $(VENV) from pyproject.toml" >&2
+	@$(BIN)/python -m pip install --quiet --upgrade pip >&2
+	@$(BIN)/python -m pip install --quiet -e '.[local,test]' >&2
 	@touch $(STAMP)
 
 # Debian packages the tests use: docker-compose validates docker-compose.yml (no engine needed),
