@@ -683,7 +683,6 @@ def assert_escalate(value: float | None, wait: int) -> None:
 
 def assert_breakdown(
     group: Breakdown,
-    *,
     escalated: int,
     escalate_p50: int,
     resolved: int,
@@ -742,83 +741,30 @@ def assert_report(report: MetricsReport) -> None:
     assert (sla.attained, sla.total) == (11, 16)
     assert sla.value == 0.6875
 
-    teams = report.by_team
-    assert list(teams) == ["billing", "customer_success", "engineering", "legal", "product"]
-    assert_breakdown(
-        teams["engineering"],
-        escalated=9,
-        escalate_p50=20,
-        resolved=6,
-        resolution_p50_minutes=210,
-        sla=(4, 6),
-    )
-    assert_breakdown(
-        teams["billing"],
-        escalated=5,
-        escalate_p50=40,
-        resolved=4,
-        resolution_p50_minutes=90,
-        sla=(4, 4),
-    )
-    assert_breakdown(
-        teams["customer_success"],
-        escalated=3,
-        escalate_p50=30,
-        resolved=3,
-        resolution_p50_minutes=420,
-        sla=(2, 3),
-    )
-    assert_breakdown(
-        teams["product"],
-        escalated=2,
-        escalate_p50=45,
-        resolved=2,
-        resolution_p50_minutes=420,
-        sla=(1, 2),
-    )
-    assert_breakdown(
-        teams["legal"],
-        escalated=1,
-        escalate_p50=90,
-        resolved=1,
-        resolution_p50_minutes=360,
-        sla=(0, 1),
-    )
-
+    # escalated, time-to-escalate p50 (s), resolved, resolution p50 (min), SLA (attained, total)
+    assert list(report.by_team) == [
+        "billing",
+        "customer_success",
+        "engineering",
+        "legal",
+        "product",
+    ]
+    for team, expected in {
+        "engineering": (9, 20, 6, 210, (4, 6)),
+        "billing": (5, 40, 4, 90, (4, 4)),
+        "customer_success": (3, 30, 3, 420, (2, 3)),
+        "product": (2, 45, 2, 420, (1, 2)),
+        "legal": (1, 90, 1, 360, (0, 1)),
+    }.items():
+        assert_breakdown(report.by_team[team], *expected)
     assert list(report.by_priority) == ["P0", "P1", "P2", "P3"]
-    priorities = report.by_priority
-    assert_breakdown(
-        priorities["P0"],
-        escalated=1,
-        escalate_p50=0,
-        resolved=1,
-        resolution_p50_minutes=20,
-        sla=(1, 1),
-    )
-    assert_breakdown(
-        priorities["P1"],
-        escalated=7,
-        escalate_p50=35,
-        resolved=6,
-        resolution_p50_minutes=210,
-        sla=(4, 6),
-    )
-    assert_breakdown(
-        priorities["P2"],
-        escalated=10,
-        escalate_p50=30,
-        resolved=7,
-        resolution_p50_minutes=420,
-        sla=(5, 7),
-    )
-    assert_breakdown(
-        priorities["P3"],
-        escalated=2,
-        escalate_p50=45,
-        resolved=2,
-        resolution_p50_minutes=420,
-        sla=(1, 2),
-    )
+    for priority, expected in {
+        "P0": (1, 0, 1, 20, (1, 1)),
+        "P1": (7, 35, 6, 210, (4, 6)),
+        "P2": (10, 30, 7, 420, (5, 7)),
+        "P3": (2, 45, 2, 420, (1, 2)),
+    }.items():
+        assert_breakdown(report.by_priority[priority], *expected)
 
 
 async def test_a_realistic_mix_of_tickets_gives_the_hand_computed_metrics(
