@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,7 +11,7 @@ import asyncpg
 import httpx
 
 from escalation.policy import Policy, load_policy
-from escalation.signing import parse_secret
+from escalation.signing import SECRETS_ENV, parse_secret, split_secrets
 
 WEBHOOK_TIMEOUT_SECONDS = 10.0
 DEFAULT_POLICY = Path(__file__).resolve().parent.parent / "config" / "policy.toml"
@@ -34,7 +33,6 @@ class FaultInjection:
 
 TICKET_STATUS_URL_ENV = "TICKET_STATUS_WEBHOOK_URL"
 TICKET_STATUS_SECRET_ENV = "TICKET_STATUS_WEBHOOK_SECRET"
-INTAKE_SECRETS_ENV = "ESCALATION_WEBHOOK_SECRETS"
 
 
 @dataclass(frozen=True)
@@ -56,12 +54,12 @@ class TicketStatusWebhook:
         if not url.startswith(("http://", "https://")):
             raise ValueError(f"{TICKET_STATUS_URL_ENV} must be an http(s) URL")
         text = env.get(TICKET_STATUS_SECRET_ENV, "").strip() or next(
-            (e for e in re.split(r"[\s,]+", env.get(INTAKE_SECRETS_ENV, "")) if e), ""
+            iter(split_secrets(env.get(SECRETS_ENV, ""))), ""
         )
         if not text:
             raise ValueError(
                 f"{TICKET_STATUS_URL_ENV} is set but there is no secret to sign with: set "
-                f"{TICKET_STATUS_SECRET_ENV} or {INTAKE_SECRETS_ENV}"
+                f"{TICKET_STATUS_SECRET_ENV} or {SECRETS_ENV}"
             )
         try:
             secret = parse_secret(text)

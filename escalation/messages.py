@@ -265,7 +265,6 @@ class ResolutionRecord(Model):
     """De-escalation: what the workflow knows about a resolution, for `close_ticket`."""
 
     ticket_id: str
-    workflow_id: str
     agent: str
     resolution: str
     escalation_necessary: bool

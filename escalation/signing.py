@@ -11,8 +11,12 @@ import base64
 import binascii
 import hashlib
 import hmac
+import re
 
 SECRET_PREFIX = "whsec_"
+# The helpdesk's secrets, newest first: the web app verifies with all, the worker signs with the
+# first.
+SECRETS_ENV = "ESCALATION_WEBHOOK_SECRETS"
 # Shorter keys make HMAC guessable; Standard Webhooks recommends 24-64 bytes.
 MIN_SECRET_BYTES = 16
 
@@ -49,3 +53,8 @@ def digest(secret: bytes, webhook_id: str, timestamp: int | str, body: bytes) ->
 def sign(secret: bytes, webhook_id: str, timestamp: int, body: bytes) -> str:
     """The `webhook-signature` header value "v1,<base64>" a helpdesk would send."""
     return "v1," + base64.b64encode(digest(secret, webhook_id, timestamp, body)).decode()
+
+
+def split_secrets(text: str) -> list[str]:
+    """The entries of a secrets list, separated by commas or whitespace (not yet parsed)."""
+    return [entry for entry in re.split(r"[\s,]+", text) if entry]

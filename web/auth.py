@@ -35,8 +35,10 @@ from escalation.models import TEAMS
 from escalation.signing import (  # noqa: F401 - re-exported for the web side
     MIN_SECRET_BYTES,
     SECRET_PREFIX,
+    SECRETS_ENV,
     parse_secret,
     sign,
+    split_secrets,
 )
 from escalation.signing import (
     digest as signature_digest,
@@ -49,7 +51,6 @@ from escalation.signing import (
 DEFAULT_TOLERANCE = timedelta(minutes=5)
 # The id is stored for replay protection: bound it so a sender cannot bloat the table.
 MAX_WEBHOOK_ID_LENGTH = 256
-SECRETS_ENV = "ESCALATION_WEBHOOK_SECRETS"
 
 _TIMESTAMP = re.compile(r"[0-9]{1,15}")  # int() would also take "+1", "1_0", " 1", "١"
 
@@ -114,7 +115,7 @@ class WebhookVerifier:
         its position, not its value.
         """
         environ = os.environ if environ is None else environ
-        entries = [e for e in re.split(r"[\s,]+", environ.get(SECRETS_ENV, "")) if e]
+        entries = split_secrets(environ.get(SECRETS_ENV, ""))
         keys: list[bytes] = []
         for position, entry in enumerate(entries, start=1):
             try:

@@ -898,31 +898,28 @@ class EscalationWorkflow:
         clock = self._clock
         assert clock is not None and self._status.resolved_at is not None
         try:
-            await self._tell_ticketing_system(resolution, clock)
+            await workflow.execute_activity_method(
+                DeEscalationActivities.notify_ticketing_system,
+                TicketStatusUpdate(
+                    ticket_id=self._ticket_id,
+                    status="resolved",
+                    resolved_at=self._status.resolved_at,
+                    resolved_by=resolution.agent,
+                    resolution=resolution.resolution,
+                    team=clock.team,
+                    priority=clock.priority,
+                ),
+                start_to_close_timeout=IO_TIMEOUT,
+                retry_policy=RetryPolicy(
+                    initial_interval=timedelta(seconds=1),
+                    backoff_coefficient=2.0,
+                    maximum_interval=timedelta(minutes=5),
+                ),
+                schedule_to_close_timeout=ALERT_GIVE_UP,
+                summary="De-escalation: tell the ticketing system",
+            )
         except ActivityError as error:
             workflow.logger.warning("ticket-status webhook gave up: %s", error.cause or error)
-
-    async def _tell_ticketing_system(self, resolution: ResolveInput, clock: SlaClock) -> None:
-        await workflow.execute_activity_method(
-            DeEscalationActivities.notify_ticketing_system,
-            TicketStatusUpdate(
-                ticket_id=self._ticket_id,
-                status="resolved",
-                resolved_at=self._status.resolved_at,
-                resolved_by=resolution.agent,
-                resolution=resolution.resolution,
-                team=clock.team,
-                priority=clock.priority,
-            ),
-            start_to_close_timeout=IO_TIMEOUT,
-            retry_policy=RetryPolicy(
-                initial_interval=timedelta(seconds=1),
-                backoff_coefficient=2.0,
-                maximum_interval=timedelta(minutes=5),
-            ),
-            schedule_to_close_timeout=ALERT_GIVE_UP,
-            summary="De-escalation: tell the ticketing system",
-        )
 
     # --- helpers -------------------------------------------------------------------------
 
