@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncpg
 from temporalio import activity
 
 from activities.settings import Settings
@@ -14,28 +15,32 @@ class DashboardActivities:
 
     @activity.defn
     async def update_dashboard(self, entry: QueueEntry) -> None:
-        """An UPDATE to fixed values: repeating it changes nothing."""
-        await self.settings.pool.execute(
-            """
-            UPDATE support_assignments
-               SET state = $2, subject = $3, customer_name = $4, premium = $5,
-                   time_sensitive = $6, sentiment = $7, scenario = $8,
-                   sla_due_at = coalesce($9, sla_due_at), summary_markdown = $10,
-                   assigned_to_team = coalesce($11, assigned_to_team),
-                   priority = coalesce($12, priority),
-                   updated_at = now()
-             WHERE ticket_id = $1
-            """,
-            entry.ticket_id,
-            entry.state.value,
-            entry.subject,
-            entry.customer_name,
-            entry.premium,
-            entry.time_sensitive,
-            entry.sentiment,
-            entry.scenario,
-            entry.sla_due_at,
-            entry.summary_markdown,
-            entry.team,
-            entry.priority.value if entry.priority else None,
-        )
+        await write_queue_entry(self.settings.pool, entry)
+
+
+async def write_queue_entry(db: asyncpg.Pool | asyncpg.Connection, entry: QueueEntry) -> None:
+    """An UPDATE to fixed values: repeating it changes nothing."""
+    await db.execute(
+        """
+        UPDATE support_assignments
+           SET state = $2, subject = $3, customer_name = $4, premium = $5,
+               time_sensitive = $6, sentiment = $7, scenario = $8,
+               sla_due_at = coalesce($9, sla_due_at), summary_markdown = $10,
+               assigned_to_team = coalesce($11, assigned_to_team),
+               priority = coalesce($12, priority),
+               updated_at = now()
+         WHERE ticket_id = $1
+        """,
+        entry.ticket_id,
+        entry.state.value,
+        entry.subject,
+        entry.customer_name,
+        entry.premium,
+        entry.time_sensitive,
+        entry.sentiment,
+        entry.scenario,
+        entry.sla_due_at,
+        entry.summary_markdown,
+        entry.team,
+        entry.priority.value if entry.priority else None,
+    )

@@ -12,6 +12,7 @@ from activities.de_escalation import DeEscalationActivities
 from activities.log import LogActivities
 from activities.notify import NotifyActivities
 from activities.package import PackageActivities
+from activities.record import RecordActivities
 from activities.settings import Settings
 from activities.summary import SummaryActivities
 from activities.triage import TriageActivities
@@ -25,6 +26,7 @@ def all_activities(settings: Settings) -> list[Callable[..., Any]]:
     assignment = AssignmentActivities(settings)
     log = LogActivities(settings)
     dashboard = DashboardActivities(settings)
+    record = RecordActivities(settings)
     alerts = AlertActivities(settings)
     de_escalation = DeEscalationActivities(settings)
     return [
@@ -35,6 +37,7 @@ def all_activities(settings: Settings) -> list[Callable[..., Any]]:
         assignment.create_assignment,
         log.log_escalation,
         dashboard.update_dashboard,
+        record.record_escalation,
         triage.load_sla_rules,
         triage.assess_reply,
         alerts.send_alert,

@@ -261,6 +261,15 @@ class QueueEntry(Model):
     priority: Priority | None = None
 
 
+class EscalationRecord(Model):
+    """Steps 6, 7 and 9 written in one transaction: the assignment, its log event, its row in
+    the agents' queue."""
+
+    assignment: AssignmentInput
+    log: LogEntry
+    queue: QueueEntry
+
+
 class ResolutionRecord(Model):
     """De-escalation: what the workflow knows about a resolution, for `close_ticket`."""
 
@@ -322,6 +331,7 @@ __all__ = [
     "CustomerReply",
     "EscalationInput",
     "EscalationOutcome",
+    "EscalationRecord",
     "EscalationStateName",
     "EscalationStatus",
     "KnownSolutionAnswer",

@@ -11,21 +11,27 @@ from email.message import EmailMessage
 import asyncpg
 import pytest
 from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.testing import ActivityEnvironment
 
-from activities.settings import FaultInjection
+from activities.record import RecordActivities
+from activities.settings import FaultInjection, Settings
 from escalation import search_attributes as sa
 from escalation.messages import (
     AgentResponse,
+    AssignmentInput,
     EscalationInput,
     EscalationOutcome,
+    EscalationRecord,
     EscalationStateName,
     EscalationStatus,
+    LogEntry,
+    QueueEntry,
     Reassign,
     ResolveInput,
     SatisfactionInput,
     workflow_id_for,
 )
-from escalation.models import TicketPayload
+from escalation.models import Priority, TicketPayload
 from escalation.quality import QUALITY_CHECKS
 from localstack.smtp import SmtpSink
 from tests.conftest import load_example
@@ -252,7 +258,7 @@ async def test_activities_failing_after_their_effect_retry_and_still_write_once(
     smtp_sink: SmtpSink,
     faults: FaultInjection,
 ) -> None:
-    faults.fail_once_after_effect.update({"notify_customer", "create_assignment", "log_escalation"})
+    faults.fail_once_after_effect.update({"notify_customer", "record_escalation"})
     ticket_id = new_id()
     handle = await start(client, task_queue, load_example(id=ticket_id))
     await wait_for_state(handle, EscalationStateName.ESCALATED, within=60)
@@ -264,6 +270,72 @@ async def test_activities_failing_after_their_effect_retry_and_still_write_once(
             == 1
         ), table
     await handle.terminate("test done")
+
+
+async def test_steps_6_7_and_9_are_written_together_or_not_at_all(
+    pool: asyncpg.Pool, settings: Settings
+) -> None:
+    """record_escalation is one transaction: a queue row PostgreSQL refuses (a NUL byte in the
+    summary) leaves no assignment and no log event behind, and the retry that can succeed
+    writes all three once."""
+    ticket_id = new_id()
+    now = datetime.now(UTC)
+    record = EscalationRecord(
+        assignment=AssignmentInput(
+            ticket_id=ticket_id,
+            workflow_id=workflow_id_for(ticket_id),
+            team="engineering",
+            priority=Priority.P1,
+            escalated_at=now,
+            escalation_reason="upload failures",
+            expected_response_seconds=7200,
+        ),
+        log=LogEntry(
+            key=f"{ticket_id}:escalated",
+            ticket_id=ticket_id,
+            action="escalated",
+            event={"ticketId": ticket_id, "action": "escalated"},
+        ),
+        queue=QueueEntry(
+            ticket_id=ticket_id,
+            state=EscalationStateName.ESCALATED,
+            subject="Uploads fail",
+            customer_name="Sarah",
+            premium=True,
+            time_sensitive=True,
+            sentiment="frustrated",
+            scenario="feature_broken",
+            sla_due_at=now + timedelta(hours=2),
+            summary_markdown="## Issue\nbroken \x00 byte",
+        ),
+    )
+    record_escalation = RecordActivities(settings).record_escalation
+
+    async def counts() -> tuple[int, int]:
+        return (
+            await pool.fetchval(
+                "SELECT count(*) FROM support_assignments WHERE ticket_id = $1", ticket_id
+            ),
+            await pool.fetchval(
+                "SELECT count(*) FROM escalation_log WHERE ticket_id = $1", ticket_id
+            ),
+        )
+
+    with pytest.raises(asyncpg.CharacterNotInRepertoireError):
+        await ActivityEnvironment().run(record_escalation, record)
+    assert await counts() == (0, 0)
+
+    fixed = record.model_copy(
+        update={"queue": record.queue.model_copy(update={"summary_markdown": "## Issue"})}
+    )
+    assert await ActivityEnvironment().run(record_escalation, fixed) is True
+    assert await ActivityEnvironment().run(record_escalation, fixed) is False  # a retry
+    assert await counts() == (1, 1)
+    row = await pool.fetchrow(
+        "SELECT state, summary_markdown, priority FROM support_assignments WHERE ticket_id = $1",
+        ticket_id,
+    )
+    assert dict(row) == {"state": "escalated", "summary_markdown": "## Issue", "priority": "P1"}
 
 
 async def test_several_users_with_the_same_error_lift_data_loss_to_p0(

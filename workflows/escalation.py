@@ -25,6 +25,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.log import LogActivities
     from activities.notify import NotifyActivities
     from activities.package import PackageActivities
+    from activities.record import RecordActivities
     from activities.summary import SummaryActivities
     from activities.triage import TriageActivities
     from escalation import search_attributes as sa
@@ -36,6 +37,7 @@ with workflow.unsafe.imports_passed_through():
         CustomerReply,
         EscalationInput,
         EscalationOutcome,
+        EscalationRecord,
         EscalationStateName,
         EscalationStatus,
         KnownSolutionAnswer,
@@ -70,6 +72,8 @@ PURE_TIMEOUT = timedelta(seconds=10)
 ALERT_GIVE_UP = timedelta(hours=24)
 # Runs that resolved before de-escalation closed tickets and learned skip it on replay.
 DE_ESCALATION_CLOSES_TICKET = "de-escalation-closes-ticket"
+# Runs started before Steps 6, 7 and 9 shared one transaction replay them one activity each.
+DELIVERY_IN_ONE_TRANSACTION = "delivery-in-one-transaction"
 
 
 @workflow.defn
@@ -115,23 +119,56 @@ class EscalationWorkflow:
             decision = await self.triage(package)
             if not decision.escalate:
                 return await self.keep_with_auto_response(package, decision)
-            await self.deliver_escalation(input, package, decision)
-            await self.set_monitoring(decision)
+            if workflow.patched(DELIVERY_IN_ONE_TRANSACTION):
+                await self.deliver_escalation(input, package, decision)
+            else:
+                await self.deliver_escalation_step_by_step(input, package, decision)
+                await self.set_monitoring(decision)
         await self.monitor_sla(input)
         return await self.de_escalate()
 
     async def deliver_escalation(
         self, input: EscalationInput, package: EscalationPackage, decision: TriageDecision
     ) -> None:
-        """Steps 4–7 and 9, once the ticket is known to need a human."""
-        self._package, self._decision = package, decision
-        self._status.team = decision.team
-        self._status.priority = decision.priority
-        self._status.escalated_at = workflow.now()
-        self._status.response_due_at = self._status.escalated_at + timedelta(
-            seconds=self._response_seconds(decision)
+        """Steps 4–7 and 9, once the ticket is known to need a human, in three round trips:
+        the pure steps run as local activities, Steps 6, 7 and 9 commit in one transaction.
+        Step 8's clock starts at the escalation; messages are taken once the team has it."""
+        self._begin_escalation(package, decision)
+        rules = await self.load_sla_rules()
+        clock = self._start_clock(decision)
+        sla_due_at = clock.next_sla_due_at(rules)
+        self.update_search_attributes(package, decision, sla_due_at)
+        summary = await self.write_summary(package, decision)
+        self._summary = summary
+        notification = await self.notify_customer(package, decision)
+        quality = run_quality_checks(package, decision, summary, customer_notified=True)
+        self._status.quality_checks = quality.checks
+        state = EscalationStateName.ESCALATED
+        await workflow.execute_activity_method(
+            RecordActivities.record_escalation,
+            EscalationRecord(
+                assignment=self._assignment(package, decision),
+                log=self._log_entry(
+                    "escalated",
+                    self._escalated_event(input, package, decision, notification, quality),
+                ),
+                queue=self._queue_entry(state, sla_due_at, clock),
+            ),
+            start_to_close_timeout=IO_TIMEOUT,
+            retry_policy=IO_RETRY,
+            summary="Steps 6, 7 and 9: assignment, log and queue row in one transaction",
         )
-        self.update_search_attributes(package, decision)
+        self._queue_shown = (state, clock.team, clock.priority, sla_due_at)
+        self._clock, self._rules = clock, rules
+        self._set_state(state)
+
+    async def deliver_escalation_step_by_step(
+        self, input: EscalationInput, package: EscalationPackage, decision: TriageDecision
+    ) -> None:
+        """Steps 4–7 and 9 as runs started before DELIVERY_IN_ONE_TRANSACTION did them."""
+        self._begin_escalation(package, decision)
+        assert self._status.response_due_at
+        self.update_search_attributes(package, decision, self._status.response_due_at)
 
         summary = await self.write_summary(package, decision)
         self._summary = summary
@@ -139,9 +176,20 @@ class EscalationWorkflow:
         quality = run_quality_checks(package, decision, summary, customer_notified=True)
         self._status.quality_checks = quality.checks
         await self.create_assignment(package, decision)
-        await self.log_escalation(input, package, decision, notification, quality)
+        await self._log(
+            "escalated", self._escalated_event(input, package, decision, notification, quality)
+        )
         await self.update_dashboard(EscalationStateName.ESCALATED)
         self._set_state(EscalationStateName.ESCALATED)
+
+    def _begin_escalation(self, package: EscalationPackage, decision: TriageDecision) -> None:
+        self._package, self._decision = package, decision
+        self._status.team = decision.team
+        self._status.priority = decision.priority
+        self._status.escalated_at = workflow.now()
+        self._status.response_due_at = self._status.escalated_at + timedelta(
+            seconds=self._response_seconds(decision)
+        )
 
     # --- messages (Contract 4): signals for the ticketing system, updates for agents ----------
 
@@ -369,101 +417,117 @@ class EscalationWorkflow:
         return result
 
     async def create_assignment(self, package: EscalationPackage, decision: TriageDecision) -> None:
-        """Step 6."""
-        assert decision.team and decision.priority and self._status.escalated_at
+        """Step 6 (runs started before DELIVERY_IN_ONE_TRANSACTION)."""
         await workflow.execute_activity_method(
             AssignmentActivities.create_assignment,
-            AssignmentInput(
-                ticket_id=package.ticket.id,
-                workflow_id=self._status.workflow_id,
-                team=decision.team,
-                priority=decision.priority,
-                escalated_at=self._status.escalated_at,
-                escalation_reason=decision.headline or (decision.reasons or ["escalated"])[0],
-                expected_response_seconds=self._response_seconds(decision),
-            ),
+            self._assignment(package, decision),
             start_to_close_timeout=IO_TIMEOUT,
             retry_policy=IO_RETRY,
             summary="Step 6: create the support assignment",
         )
 
-    async def log_escalation(
+    def _assignment(self, package: EscalationPackage, decision: TriageDecision) -> AssignmentInput:
+        """Step 6: the seed's support_assignments row."""
+        assert decision.team and decision.priority and self._status.escalated_at
+        return AssignmentInput(
+            ticket_id=package.ticket.id,
+            workflow_id=self._status.workflow_id,
+            team=decision.team,
+            priority=decision.priority,
+            escalated_at=self._status.escalated_at,
+            escalation_reason=decision.headline or (decision.reasons or ["escalated"])[0],
+            expected_response_seconds=self._response_seconds(decision),
+        )
+
+    def _escalated_event(
         self,
         input: EscalationInput,
         package: EscalationPackage,
         decision: TriageDecision,
         notification: NotificationResult,
         quality: QualityReport,
-    ) -> None:
+    ) -> dict[str, object]:
         """Step 7: the seed's log fields, plus what ops and the metrics need."""
         now = workflow.now()
         triage_seconds = max(0, round((now - input.received_at).total_seconds()))
-        await self._log(
-            "escalated",
-            {
-                "ticketId": package.ticket.id,
-                "action": "escalated",
-                "timestamp": now.isoformat(),
-                "escalatedTo": decision.team,
-                "priority": decision.priority,
-                "reason": decision.headline,
-                "agentTriageTime": f"{triage_seconds} seconds",
-                "customerNotified": True,
-                "notificationMessageId": notification.message_id,
-                "triggers": list(decision.triggers),
-                "scenario": decision.scenario,
-                "responseTargetMinutes": decision.response_target_minutes,
-                "slaDueAt": self._status.response_due_at.isoformat()
-                if self._status.response_due_at
-                else None,
-                "ticketCreatedAt": package.ticket.created_at.isoformat(),
-                "receivedAt": input.received_at.isoformat(),
-                "qualityChecks": quality.checks,
-                "qualityPassed": quality.passed,
-                "missingContext": package.gaps,
-            },
-        )
+        return {
+            "ticketId": package.ticket.id,
+            "action": "escalated",
+            "timestamp": now.isoformat(),
+            "escalatedTo": decision.team,
+            "priority": decision.priority,
+            "reason": decision.headline,
+            "agentTriageTime": f"{triage_seconds} seconds",
+            "customerNotified": True,
+            "notificationMessageId": notification.message_id,
+            "triggers": list(decision.triggers),
+            "scenario": decision.scenario,
+            "responseTargetMinutes": decision.response_target_minutes,
+            "slaDueAt": self._status.response_due_at.isoformat()
+            if self._status.response_due_at
+            else None,
+            "ticketCreatedAt": package.ticket.created_at.isoformat(),
+            "receivedAt": input.received_at.isoformat(),
+            "qualityChecks": quality.checks,
+            "qualityPassed": quality.passed,
+            "missingContext": package.gaps,
+        }
 
     async def update_dashboard(self, state: EscalationStateName) -> None:
         """Step 9: the agents' queue row (the search attributes are kept by _set_state)."""
-        package, decision = self._package, self._decision
-        assert package is not None and decision is not None
-        clock = self._clock
         self._queue_shown = self._queue_view(state)
         await workflow.execute_activity_method(
             DashboardActivities.update_dashboard,
-            QueueEntry(
-                ticket_id=package.ticket.id,
-                state=state,
-                subject=package.ticket.subject,
-                customer_name=package.ticket.customer_name,
-                premium=decision.premium,
-                time_sensitive=decision.time_sensitive,
-                sentiment=decision.sentiment,
-                scenario=decision.scenario,
-                sla_due_at=self._status.sla_due_at or self._status.response_due_at,
-                summary_markdown=self._summary,
-                team=clock.team if clock else decision.team,
-                priority=clock.priority if clock else decision.priority,
+            self._queue_entry(
+                state, self._status.sla_due_at or self._status.response_due_at, self._clock
             ),
             start_to_close_timeout=IO_TIMEOUT,
             retry_policy=IO_RETRY,
             summary="Step 9: update the agents' queue",
         )
 
+    def _queue_entry(
+        self, state: EscalationStateName, sla_due_at: datetime | None, clock: SlaClock | None
+    ) -> QueueEntry:
+        """Step 9: what the agents' queue shows for this escalation."""
+        package, decision = self._package, self._decision
+        assert package is not None and decision is not None
+        return QueueEntry(
+            ticket_id=package.ticket.id,
+            state=state,
+            subject=package.ticket.subject,
+            customer_name=package.ticket.customer_name,
+            premium=decision.premium,
+            time_sensitive=decision.time_sensitive,
+            sentiment=decision.sentiment,
+            scenario=decision.scenario,
+            sla_due_at=sla_due_at,
+            summary_markdown=self._summary,
+            team=clock.team if clock else decision.team,
+            priority=clock.priority if clock else decision.priority,
+        )
+
     # --- Step 8: set monitoring, then watch the SLA with durable timers ------------------------
 
     async def set_monitoring(self, decision: TriageDecision) -> None:
-        """Start the SLA clock at the moment of escalation, with the policy's rules."""
-        self._rules = await workflow.execute_local_activity_method(
+        """Start the SLA clock at the moment of escalation, with the policy's rules
+        (runs started before DELIVERY_IN_ONE_TRANSACTION, once delivered)."""
+        self._rules = await self.load_sla_rules()
+        self._clock = self._start_clock(decision)
+
+    async def load_sla_rules(self) -> SlaRules:
+        return await workflow.execute_local_activity_method(
             TriageActivities.load_sla_rules,
             start_to_close_timeout=PURE_TIMEOUT,
             retry_policy=IO_RETRY,
             summary="Step 8: load the monitoring rules",
         )
+
+    def _start_clock(self, decision: TriageDecision) -> SlaClock:
+        """The SLA clock, started at the moment of escalation."""
         escalated_at = self._status.escalated_at
         assert escalated_at and decision.team and decision.priority
-        self._clock = SlaClock(
+        return SlaClock(
             ticket_id=self._ticket_id,
             team=decision.team,
             priority=decision.priority,
@@ -930,17 +994,17 @@ class EscalationWorkflow:
         return (decision.response_target_minutes or 0) * 60
 
     def update_search_attributes(
-        self, package: EscalationPackage, decision: TriageDecision
+        self, package: EscalationPackage, decision: TriageDecision, sla_due_at: datetime | None
     ) -> None:
         """What ops filter on in the Temporal UI: priority, team, tier, 🔥, SLA due time."""
-        assert decision.team and decision.priority and self._status.response_due_at
+        assert decision.team and decision.priority
         workflow.upsert_search_attributes(
             [
                 sa.ESCALATION_PRIORITY.value_set(decision.priority.value),
                 sa.ESCALATION_TEAM.value_set(decision.team),
                 sa.CUSTOMER_TIER.value_set(package.customer.account_status or "unknown"),
                 sa.TIME_SENSITIVE.value_set(decision.time_sensitive),
-                sa.SLA_DUE_AT.value_set(self._status.response_due_at),
+                sa.SLA_DUE_AT.value_set(sla_due_at) if sla_due_at else sa.SLA_DUE_AT.value_unset(),
             ]
         )
 
@@ -953,13 +1017,17 @@ class EscalationWorkflow:
     async def _log(self, action: str, event: dict[str, object], key: str | None = None) -> None:
         await workflow.execute_activity_method(
             LogActivities.log_escalation,
-            LogEntry(
-                key=f"{self._ticket_id}:{key or action}",
-                ticket_id=self._ticket_id,
-                action=action,
-                event=event,
-            ),
+            self._log_entry(action, event, key),
             start_to_close_timeout=IO_TIMEOUT,
             retry_policy=IO_RETRY,
             summary=f"Step 7: log {action}",
+        )
+
+    def _log_entry(self, action: str, event: dict[str, object], key: str | None = None) -> LogEntry:
+        """Step 7: one escalation_log event, written once under its key."""
+        return LogEntry(
+            key=f"{self._ticket_id}:{key or action}",
+            ticket_id=self._ticket_id,
+            action=action,
+            event=event,
         )
