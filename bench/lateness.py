@@ -28,7 +28,7 @@ def target_for(count: int, ingest_per_sec: float, minimum: int = 5) -> int:
     """Seconds of response target such that the first warning (75%) comes after the expected
     intake of `count` tickets, with a margin."""
     intake = count / max(ingest_per_sec, 1.0)
-    return max(minimum, math.ceil((intake * 1.3 + 3) / WARNING_FRACTION))
+    return max(minimum, math.ceil((intake * 1.15 + 3) / WARNING_FRACTION))
 
 
 def poller_figures() -> dict[str, float]:
