@@ -30,7 +30,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--smoke", action="store_true", default=bool(os.environ.get("BENCH_SMOKE")))
     parser.add_argument("--only", default=",".join(PHASES), help=f"comma-separated: {PHASES}")
     parser.add_argument("--out", type=Path, help="also write the JSON to this file")
-    parser.add_argument("--budget", type=float, default=840.0, help="seconds for the whole run")
+    parser.add_argument("--budget", type=float, default=870.0, help="seconds for the whole run")
     parser.add_argument("--sizes", default="{}", help='JSON overrides, e.g. {"scale": 1000}')
     parser.add_argument("--tuning", default="{}", help="JSON: worker knobs (bench/worker.py)")
     parser.add_argument(

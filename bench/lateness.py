@@ -3,8 +3,12 @@ human response; each fires a 75% warning and a breach alert, delivered by webhoo
 HTTP server. Lateness = webhook received − the deadline the SLA clock set (both wall clock
 on this machine; the deadlines are read back from the assignment rows).
 
-The target is sized so that the first warning falls after the last ticket is in: what is
-measured is how late timers fire and alerts go out, not how long intake keeps the worker busy.
+The target is sized so that the first warning falls after the last ticket is in, and the
+first breach after the last warning: what is measured is how late timers fire and alerts go
+out, not how long intake keeps the worker busy, nor a pile-up the bench made by squeezing two
+alerts per ticket into the same seconds (with the shipped 75% warning they overlapped at ~40
+alerts/s and the p99 moved between 0.9 and 1.35 s from run to run). Hence the bench policy's
+warning at half the target: each kind comes at the intake's own pace, ~20 alerts/s.
 """
 
 from __future__ import annotations
@@ -19,16 +23,21 @@ from bench.escalate import Runner
 from bench.stack import BenchStack
 from bench.stats import summary_ms
 
-WARNING_FRACTION = 0.75  # config/policy.toml [monitoring] warning_at
+WARNING_FRACTION = 0.5  # the bench policy's [monitoring] warning_at (the shipped one: 0.75)
+MARGIN = 1.15  # the intake's length as estimated from the throughput figure, plus 15%
 POLLER_INTERVALS = {"poller5min": 300.0, "poller60min": 3600.0}
 KINDS = ("response_warning", "response_breach")
 
 
 def target_for(count: int, ingest_per_sec: float, minimum: int = 5) -> int:
-    """Seconds of response target such that the first warning (75%) comes after the expected
-    intake of `count` tickets, with a margin."""
-    intake = count / max(ingest_per_sec, 1.0)
-    return max(minimum, math.ceil((intake * 1.15 + 3) / WARNING_FRACTION))
+    """Seconds of response target such that the first warning comes after the expected intake
+    of `count` tickets, and the first breach after the last warning, with a margin."""
+    intake = count / max(ingest_per_sec, 1.0) * MARGIN
+    return max(
+        minimum,
+        math.ceil((intake + 3) / WARNING_FRACTION),
+        math.ceil(intake / (1 - WARNING_FRACTION)),
+    )
 
 
 def poller_figures() -> dict[str, float]:

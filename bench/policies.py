@@ -1,5 +1,6 @@
 """The bench's policies: the shipped one (hour-scale targets) for ingest and scale, and a copy
-whose response targets are seconds and whose teams alert by webhook, for alert lateness."""
+whose response targets are seconds, whose warning comes at `warning_at` of them, and whose teams
+alert by webhook, for alert lateness."""
 
 from __future__ import annotations
 
@@ -7,11 +8,17 @@ import re
 from pathlib import Path
 
 
-def second_scale_policy(base: Path, webhook_url: str, target_seconds: int) -> Path:
-    """The policy `base` with every response target `target_seconds` and every team alerting
-    on the webhook alone (the channel measured), written beside it."""
+def second_scale_policy(
+    base: Path, webhook_url: str, target_seconds: int, warning_at: float = 0.75
+) -> Path:
+    """The policy `base` with every response target `target_seconds`, the warning at
+    `warning_at` of it, and every team alerting on the webhook alone (the channel measured),
+    written beside it."""
     text = base.read_text(encoding="utf-8")
     text = re.sub(r'^response = ".*"$', f'response = "{target_seconds}s"', text, flags=re.M)
+    text, warnings = re.subn(r"^warning_at = .*$", f"warning_at = {warning_at}", text, flags=re.M)
+    if warnings != 1:
+        raise ValueError(f"{base} has no single [monitoring] warning_at to set")
 
     def team_block(match: re.Match[str]) -> str:
         lines = [

@@ -62,7 +62,7 @@ async def run(
     progress: Callable[[str], None],
     *,
     smoke: bool = False,
-    budget: float = 840.0,
+    budget: float = 870.0,
     profile_dir: Path | None = None,
     tuning: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
@@ -104,7 +104,9 @@ async def run(
             report["throughput"] = _profiled({**figure, "workerTuning": knobs}, worker)
         if "lateness" in phases:
             target = lateness.target_for(sizes.lateness, ingest_rate)
-            policy = second_scale_policy(stack.policy, stack.receiver.url, target)
+            policy = second_scale_policy(
+                stack.policy, stack.receiver.url, target, lateness.WARNING_FRACTION
+            )
             queue_l = f"{run_id}-lateness"
             knobs = {"max_cached_workflows": sizes.lateness + CACHE_HEADROOM, **tuning}
             worker = await stack.start_worker(queue_l, policy, knobs)

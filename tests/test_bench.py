@@ -10,7 +10,7 @@ import sys
 from numbers import Real
 from pathlib import Path
 
-from bench.lateness import poller_figures, target_for
+from bench.lateness import WARNING_FRACTION, poller_figures, target_for
 from bench.policies import second_scale_policy
 from bench.run import SMOKE
 from bench.stats import percentile
@@ -63,8 +63,9 @@ def test_bench_policy_is_a_valid_policy_with_second_targets_and_the_webhook(
 ) -> None:
     base = tmp_path / "policy.toml"
     base.write_text((ROOT / "config" / "policy.toml").read_text())
-    policy = load_policy(second_scale_policy(base, "http://127.0.0.1:9/hook", 7))
+    policy = load_policy(second_scale_policy(base, "http://127.0.0.1:9/hook", 7, 0.5))
     assert policy.sla_rules().response_targets["P1"] == 7
+    assert policy.sla_rules().warning_fraction == 0.5
     assert all(policy.team(t).channels == ["webhook"] for t in ("engineering", "billing"))
 
 
@@ -72,4 +73,6 @@ def test_figures_helpers() -> None:
     assert percentile([3.0, 1.0, 2.0], 50) == 2.0
     assert percentile([1.0, 2.0], 99) == 1.99
     assert poller_figures()["poller5minMeanMs"] == 150_000
-    assert target_for(1000, 20.0) * 0.75 > 1000 / 20.0  # first warning after the last intake
+    target, intake = target_for(1000, 20.0), 1000 / 20.0
+    assert target * WARNING_FRACTION > intake  # the first warning after the last intake
+    assert target * (1 - WARNING_FRACTION) > intake  # the first breach after the last warning
