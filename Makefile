@@ -36,7 +36,7 @@ system-deps:
 demo: install
 	$(BIN)/python -m localstack.demo
 
-# The benchmark suite (issue 6): one JSON document on stdout, progress on stderr; about 14
+# The benchmark suite (issue 6): one JSON document on stdout, progress on stderr; about 13
 # minutes on two cores. BENCH_ARGS=--smoke runs every figure at a tiny size.
 bench: install
 	@$(BIN)/python -m bench $(BENCH_ARGS)
