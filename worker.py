@@ -69,6 +69,18 @@ async def connect_client(endpoints: Endpoints) -> Client:
     )
 
 
+async def run_until_signalled(worker: Worker, ready: Callable[[], None] = lambda: None) -> None:
+    """Poll until SIGINT or SIGTERM, then let the worker finish the tasks it holds; `ready`
+    runs once it polls."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    async with worker:
+        ready()
+        await stop.wait()
+
+
 async def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     endpoints = Endpoints.from_env()
@@ -88,13 +100,8 @@ async def main() -> None:
     )
     client = await connect_client(endpoints)
     worker = create_worker(client, settings, endpoints.task_queue)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
     log.info("worker polling %s on %s", endpoints.task_queue, endpoints.temporal_address)
-    async with worker:
-        await stop.wait()
+    await run_until_signalled(worker)
     await settings.aclose()
     await pool.close()
 

@@ -18,6 +18,7 @@ from email.parser import BytesHeaderParser
 import asyncpg
 
 from localstack.smtp import ReceivedMessage, SmtpSink
+from localstack.webhook_sink import WebhookRequest, WebhookSink
 
 NOTIFY_CHANNEL = "bench_assignments"
 COMMIT_TRIGGER = f"""
@@ -116,47 +117,16 @@ class CommitProbe:
             self._conn = None
 
 
-class HookReceiver:
-    """A plain HTTP/1.1 endpoint on 127.0.0.1: records the `Idempotency-Key` of each POST
+class HookReceiver(WebhookSink):
+    """The local HTTP endpoint alerts are posted to: notes the `Idempotency-Key` of each POST
     (`<ticket>:<alert kind>:...:webhook`) with its arrival time and answers 200."""
 
     def __init__(self, arrivals: Arrivals) -> None:
+        super().__init__(self._arrived)
         self.arrivals = arrivals
-        self.port = 0
-        self.requests = 0
-        self._server: asyncio.Server | None = None
 
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/hook"
-
-    async def start(self) -> None:
-        self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0, backlog=1024)
-        self.port = self._server.sockets[0].getsockname()[1]
-
-    async def stop(self) -> None:
-        if self._server is not None:
-            self._server.close()
-            await self._server.wait_closed()
-
-    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            await reader.readline()  # request line
-            headers: dict[str, str] = {}
-            while (line := await reader.readline()) not in (b"\r\n", b"\n", b""):
-                name, _, value = line.decode("latin-1").partition(":")
-                headers[name.strip().lower()] = value.strip()
-            await reader.readexactly(int(headers.get("content-length", "0")))
-            perf, wall = time.perf_counter(), time.time()
-            self.requests += 1
-            key = headers.get("idempotency-key", "").removesuffix(":webhook")
-            self.arrivals.mark(key, perf, wall)
-            writer.write(
-                b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n"
-                b"Connection: close\r\n\r\nok"
-            )
-            await writer.drain()
-        except (ConnectionError, asyncio.IncompleteReadError):
-            pass
-        finally:
-            writer.close()
+    def _arrived(self, request: WebhookRequest) -> int:
+        perf, wall = time.perf_counter(), time.time()
+        key = request.headers.get("idempotency-key", "").removesuffix(":webhook")
+        self.arrivals.mark(key, perf, wall)
+        return 200

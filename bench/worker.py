@@ -11,7 +11,6 @@ import argparse
 import asyncio
 import json
 import logging
-import signal
 import sys
 from pathlib import Path
 from typing import Any
@@ -22,7 +21,7 @@ from activities.db import connect
 from activities.settings import Settings
 from bench.floor import FloorWorkflow, noop
 from escalation.config import Endpoints
-from worker import connect_client, create_worker
+from worker import connect_client, create_worker, run_until_signalled
 
 POLLER_KNOBS = {
     "workflow_pollers": "workflow_task_poller_behavior",
@@ -65,13 +64,8 @@ async def run(task_queue: str, policy: Path, knobs: dict[str, Any]) -> None:
         extra_activities=[noop],
         **worker_tuning(knobs),
     )
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    async with worker:
-        print("READY", flush=True)
-        await stop.wait()
+    await run_until_signalled(worker, lambda: print("READY", flush=True))
+    await settings.aclose()
     await pool.close()
 
 

@@ -9,11 +9,12 @@ import json
 import re
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import asyncpg
+import httpx
 import pytest
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
@@ -24,6 +25,7 @@ from escalation.models import TEAMS, TicketPayload, parse_payload
 from localstack.postgres import EmbeddedPostgres
 from localstack.smtp import SmtpSink
 from localstack.temporal import start_local_env
+from localstack.webhook_sink import WebhookRequest, WebhookSink
 from worker import create_worker
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -98,52 +100,35 @@ class ReceivedRequest:
         return json.loads(self.body)
 
 
-@dataclass
-class WebhookReceiver:
+class WebhookReceiver(WebhookSink):
     """A real HTTP/1.1 endpoint on 127.0.0.1 that records every request; `fail_next` makes it
     answer 500 to that many requests first, like a chat service having an outage."""
 
-    fail_next: int = 0
-    requests: list[ReceivedRequest] = field(default_factory=list)
-    port: int = 0
-    _server: asyncio.Server | None = None
+    def __init__(self) -> None:
+        super().__init__(self._record)
+        self.fail_next = 0
+        self.requests: list[ReceivedRequest] = []
 
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/hook"
-
-    async def start(self) -> None:
-        self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
-        self.port = self._server.sockets[0].getsockname()[1]
-
-    async def stop(self) -> None:
-        if self._server is not None:
-            self._server.close()
-            await self._server.wait_closed()
-
-    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            method, path, _ = (await reader.readline()).decode("latin-1").split(" ", 2)
-            headers: dict[str, str] = {}
-            while (line := await reader.readline()) not in (b"\r\n", b"\n", b""):
-                name, _, value = line.decode("latin-1").partition(":")
-                headers[name.strip().lower()] = value.strip()
-            body = await reader.readexactly(int(headers.get("content-length", "0")))
-            status, reply = (500, b'{"error": "down"}') if self.fail_next else (200, b"ok")
-            self.fail_next = max(0, self.fail_next - 1)
-            self.requests.append(ReceivedRequest(method, path, headers, body, status))
-            reason = "OK" if status == 200 else "Internal Server Error"
-            writer.write(
-                f"HTTP/1.1 {status} {reason}\r\nContent-Type: text/plain\r\n"
-                f"Content-Length: {len(reply)}\r\nConnection: close\r\n\r\n".encode()
-                + reply
-            )
-            await writer.drain()
-        finally:
-            writer.close()
+    def _record(self, request: WebhookRequest) -> int:
+        status = 500 if self.fail_next else 200
+        self.fail_next = max(0, self.fail_next - 1)
+        self.requests.append(
+            ReceivedRequest(request.method, request.path, request.headers, request.body, status)
+        )
+        return status
 
     def for_ticket(self, ticket_id: str) -> list[ReceivedRequest]:
         return [r for r in self.requests if ticket_id.encode() in r.body]
+
+
+@pytest.fixture
+async def http(setup: Any) -> AsyncIterator[httpx.AsyncClient]:
+    """The web app in-process, configured by the module's own `setup` fixture (a WebSetup)."""
+    from tests.web_support import asgi_client  # it imports this module
+    from web.app import create_app
+
+    async with asgi_client(create_app(setup.config)) as http:
+        yield http
 
 
 @pytest.fixture

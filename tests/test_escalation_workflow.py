@@ -61,6 +61,20 @@ async def start(client: Client, queue: str, payload: TicketPayload) -> WorkflowH
     )
 
 
+def kept_with_auto_response(ticket_id: str) -> TicketPayload:
+    """A calm how-to question triage answers itself (no trigger fires): never escalated."""
+    return load_example(
+        id=ticket_id,
+        subject="How do I change my profile picture?",
+        description="Hello! Quick question: where can I change my profile picture? Thanks!",
+        urgency="low",
+        autoResponseEligible=True,
+        kbMatched=True,
+        customerEmail="calm.customer@example.com",
+        customerName="Dana",
+    )
+
+
 async def wait_for_state(
     handle: WorkflowHandle, *states: EscalationStateName, within: float = 30
 ) -> EscalationStatus:
@@ -197,17 +211,7 @@ async def test_ticket_no_trigger_escalates_stays_with_auto_response(
     client: Client, task_queue: str, pool: asyncpg.Pool, smtp_sink: SmtpSink
 ) -> None:
     ticket_id = new_id()
-    payload = load_example(
-        id=ticket_id,
-        subject="How do I change my profile picture?",
-        description="Hello! Quick question: where can I change my profile picture? Thanks!",
-        urgency="low",
-        autoResponseEligible=True,
-        kbMatched=True,
-        customerEmail="calm.customer@example.com",
-        customerName="Dana",
-    )
-    outcome = await (await start(client, task_queue, payload)).result()
+    outcome = await (await start(client, task_queue, kept_with_auto_response(ticket_id))).result()
     assert outcome.outcome == "auto-response"
     assert (
         await pool.fetchval(

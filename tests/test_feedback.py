@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import json
 import subprocess
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -24,14 +23,17 @@ import pytest
 from temporalio.client import Client, WorkflowHandle
 
 from escalation.messages import EscalationOutcome, EscalationStateName, ResolveInput
-from escalation.models import TicketPayload
 from localstack.postgres import EmbeddedPostgres
 from tests.conftest import load_example
 from tests.test_cli import run_cli
-from tests.test_escalation_workflow import new_id, start, wait_for_state
+from tests.test_escalation_workflow import (
+    kept_with_auto_response,
+    new_id,
+    start,
+    wait_for_state,
+)
 from tests.test_web_api import escalated, post_signed, post_ticket
-from tests.web_support import WebSetup, asgi_client, new_ticket_id, web_setup
-from web.app import create_app
+from tests.web_support import WebSetup, new_ticket_id, web_setup
 from web.metrics import CsatAfterEscalation, compute_metrics
 
 
@@ -40,26 +42,6 @@ def setup(
     client: Client, postgres: EmbeddedPostgres, pool: asyncpg.Pool, task_queue: str, tmp_path: Path
 ) -> WebSetup:
     return web_setup(client, postgres.url, task_queue, tmp_path)
-
-
-@pytest.fixture
-async def http(setup: WebSetup) -> AsyncIterator[httpx.AsyncClient]:
-    async with asgi_client(create_app(setup.config)) as http:
-        yield http
-
-
-def kept_with_auto_response(ticket_id: str) -> TicketPayload:
-    """A calm how-to question triage answers itself (no trigger fires): never escalated."""
-    return load_example(
-        id=ticket_id,
-        subject="How do I change my profile picture?",
-        description="Hello! Quick question: where can I change my profile picture? Thanks!",
-        urgency="low",
-        autoResponseEligible=True,
-        kbMatched=True,
-        customerEmail="calm.customer@example.com",
-        customerName="Dana",
-    )
 
 
 async def auto_responded(client: Client, task_queue: str) -> str:

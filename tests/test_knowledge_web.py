@@ -34,13 +34,11 @@ from tests.web_support import (
     ORIGIN,
     SCREENSHOTS,
     WebSetup,
-    asgi_client,
     chromium_page,
     live_server,
     login,
     web_setup,
 )
-from web.app import create_app
 
 DOCS_SCREENSHOT = ROOT / "docs" / "knowledge.png"
 UNUSED_QUEUE = "knowledge-no-worker"  # these pages and endpoints only read PostgreSQL
@@ -151,12 +149,6 @@ def setup(
     client: Client, postgres: EmbeddedPostgres, pool: asyncpg.Pool, tmp_path: Path
 ) -> WebSetup:
     return web_setup(client, postgres.url, UNUSED_QUEUE, tmp_path)
-
-
-@pytest.fixture
-async def http(setup: WebSetup) -> AsyncIterator[httpx.AsyncClient]:
-    async with asgi_client(create_app(setup.config)) as http:
-        yield http
 
 
 # --- the API -------------------------------------------------------------------------------

@@ -7,7 +7,6 @@ import asyncio
 import json
 import re
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +25,6 @@ from tests.web_support import (
     SECRET,
     UNKNOWN_SECRET,
     WebSetup,
-    asgi_client,
     new_ticket_id,
     signed_headers,
     ticket_body,
@@ -42,12 +40,6 @@ def setup(
 ) -> WebSetup:
     # `pool` applies the migrations (webhook_deliveries included) before the app connects.
     return web_setup(client, postgres.url, task_queue, tmp_path, secrets=(OLD_SECRET, SECRET))
-
-
-@pytest.fixture
-async def http(setup: WebSetup) -> AsyncIterator[httpx.AsyncClient]:
-    async with asgi_client(create_app(setup.config)) as http:
-        yield http
 
 
 async def post_ticket(

@@ -18,7 +18,6 @@ import re
 import shutil
 import uuid
 import xml.etree.ElementTree as ET
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -37,14 +36,12 @@ from tests.web_support import (
     CHROMIUM,
     SCREENSHOTS,
     WebSetup,
-    asgi_client,
     chromium_page,
     live_server,
     login,
     web_setup,
 )
 from web import charts
-from web.app import create_app
 
 SVG = "{http://www.w3.org/2000/svg}"
 EVIL_TEAM = "<script>alert(1)</script>"
@@ -202,12 +199,6 @@ def setup(
     client: Client, postgres: EmbeddedPostgres, pool: asyncpg.Pool, tmp_path: Path
 ) -> WebSetup:
     return web_setup(client, postgres.url, UNUSED_QUEUE, tmp_path)
-
-
-@pytest.fixture
-async def http(setup: WebSetup) -> AsyncIterator[httpx.AsyncClient]:
-    async with asgi_client(create_app(setup.config)) as http:
-        yield http
 
 
 def card(page: str, key: str) -> str:

@@ -3,7 +3,6 @@ escaping of customer text, the flash answer after an action."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import asyncpg
@@ -17,14 +16,12 @@ from tests.conftest import eventually
 from tests.web_support import (
     ORIGIN,
     WebSetup,
-    asgi_client,
     login,
     new_ticket_id,
     signed_headers,
     ticket_body,
     web_setup,
 )
-from web.app import create_app
 
 XSS_SUBJECT = "Photos gone <script>window.__xss=1</script>"
 XSS_DESCRIPTION = (
@@ -38,12 +35,6 @@ def setup(
     client: Client, postgres: EmbeddedPostgres, pool: asyncpg.Pool, task_queue: str, tmp_path: Path
 ) -> WebSetup:
     return web_setup(client, postgres.url, task_queue, tmp_path)
-
-
-@pytest.fixture
-async def http(setup: WebSetup) -> AsyncIterator[httpx.AsyncClient]:
-    async with asgi_client(create_app(setup.config)) as http:
-        yield http
 
 
 async def test_pages_send_a_stranger_to_login_and_keep_where_they_were_going(

@@ -158,8 +158,9 @@ class EscalationWorkflow:
             retry_policy=IO_RETRY,
             summary="Steps 6, 7 and 9: assignment, log and queue row in one transaction",
         )
-        self._queue_shown = (state, clock.team, clock.priority, sla_due_at)
         self._clock, self._rules = clock, rules
+        self._refresh_status()  # the status's SLA deadline: the one the queue row now shows
+        self._queue_shown = self._queue_view(state)
         self._set_state(state)
 
     async def deliver_escalation_step_by_step(
