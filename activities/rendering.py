@@ -9,7 +9,8 @@ from functools import cache
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from escalation.models import EscalationPackage, TriageDecision
-from escalation.policy import Policy, render_playbook
+from escalation.playbooks import render_playbook
+from escalation.policy import Policy
 
 
 def format_utc(value: datetime | None) -> str:

@@ -20,6 +20,15 @@ from dataclasses import dataclass
 from typing import Literal
 
 from escalation.learning import match_known_solution
+from escalation.matching import (
+    AT_STAKE_NOUNS,
+    LEGAL_TERMS,
+    SEVERAL_USERS,
+    TIME_PHRASES,
+    Hit,
+    Scan,
+    Text,
+)
 from escalation.models import (
     EscalationPackage,
     KnownSolution,
@@ -27,18 +36,7 @@ from escalation.models import (
     TriageDecision,
     Trigger,
 )
-from escalation.policy import (
-    AT_STAKE_NOUNS,
-    LEGAL_TERMS,
-    SEVERAL_USERS,
-    TIME_PHRASES,
-    Hit,
-    Policy,
-    Scan,
-    Scenario,
-    Text,
-    normalise_category,
-)
+from escalation.policy import Policy, Scenario, normalise_category
 from escalation.sentiment import Sentiment, assess_sentiment
 
 # The scenario whose signals mean "a workaround exists" (for the "No clear workaround" line).

@@ -10,13 +10,13 @@ from pathlib import Path
 import pytest
 
 from escalation.models import TEAMS, EscalationPackage, Priority, parse_payload
+from escalation.playbooks import render_playbook
 from escalation.policy import (
     Policy,
     PolicyError,
     load_policy,
     parse_duration,
     parse_policy,
-    render_playbook,
 )
 
 POLICY_PATH = Path(__file__).resolve().parent.parent / "config" / "policy.toml"

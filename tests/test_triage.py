@@ -21,7 +21,8 @@ from escalation.models import (
     TriageDecision,
     parse_payload,
 )
-from escalation.policy import Policy, load_policy, render_playbook
+from escalation.playbooks import render_playbook
+from escalation.policy import Policy, load_policy
 from escalation.sentiment import LABELS, assess_sentiment
 from escalation.triage import (
     detect_scenario,
