@@ -17,6 +17,12 @@ calm. VADER alone would read "upload failed, photos missing" as upset and "Hi ..
 happy. We therefore score the tone with a VADER lexicon from which problem vocabulary and
 courtesies are removed, and count anger/frustration/politeness markers separately.
 
+Capitals, "!!!" and emoji amplify the words around them: in a sentence that carries delight or
+thanks ("THE PRINTS ARE GORGEOUS!!!", "thanks!!") they are excitement, elsewhere they are a raised
+voice. Idioms ("I'd kill for a dark mode", "a killer feature") are taken out before anything is
+read. Other languages add their own markers (:class:`SentimentMarkers`, from the policy's language
+lexicons); VADER's tone is English only.
+
 VADER (and its lexicon file) loads lazily on first use, once per process; this module does no
 I/O at import time.
 """
@@ -28,6 +34,8 @@ import string
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
+
+from escalation.folding import fold
 
 ANGRY = "angry"
 FRUSTRATED = "frustrated"
@@ -86,8 +94,8 @@ _SENTENCE_SPLIT = re.compile(r"(?<=[.!?])\s+|\n+")
 _APOSTROPHES = re.compile(r"['’‘`´]")
 _PUNCTUATION = string.punctuation
 
-_ANGER = re.compile(
-    r"(?<!\w)(?:unacceptable|ridiculous|outrageous|absurd|disgrace\w*|disgusting|pathetic|"
+_ANGER_BODY = (
+    r"unacceptable|ridiculous|outrageous|absurd|disgrace\w*|disgusting|pathetic|"
     r"appalling|shocking|shameful|insane|a joke|joke of a|scam\w*|rip[- ]?off|fraud\w*|"
     r"useless|worthless|garbage|rubbish|crap\w*|incompetent|incompetence|idiots?|"
     r"morons?|stupid|clowns?|amateurs?|worst|terrible|horrible|awful|dreadful|furious|livid|"
@@ -102,10 +110,10 @@ _ANGER = re.compile(
     r"move|take my business|dispute|report|sue|post|write|tell everyone|warn)|"
     r"(?:switching|moving) to (?:a )?(?:competitor|smugmug|flickr|google|pixieset|zenfolio)|"
     r"bad review|(?:one|1)[- ]star|charge ?back|my (?:lawyer|attorney|solicitor)|sue you|"
-    r"legal action)(?!\w)"
+    r"legal action|[😡🤬😠👿💢🖕👎]"
 )
-_FRUSTRATION = re.compile(
-    r"(?<!\w)(?:(?:really|urgently|desperately|badly|seriously) need\w*|need (?:these|them|this|"
+_FRUSTRATION_BODY = (
+    r"(?:really|urgently|desperately|badly|seriously) need\w*|need (?:these|them|this|"
     r"those|it|my \w+|our \w+) (?:back|asap|urgently|now|today|for|by)|desperate\w*|urgent\w*|"
     r"asap|please help|help me|help!|still|yet again|once again|happening again|again!|"
     r"frustrat\w*|disappoint\w*|upset|annoy\w*|worried|worry|stress\w*|panic\w*|anxious|"
@@ -114,19 +122,91 @@ _FRUSTRATION = re.compile(
     r"for (?:days|hours|weeks)|(?:hours|days|weeks) (?:now|later|ago and)|waiting for|"
     r"been waiting|still (?:no|nothing|waiting)|at a loss|"
     r"losing (?:my )?(?:mind|patience|clients|business)|"
-    r"what is going on|whats going on|why is this|this is (?:a )?(?:mess|disaster))(?!\w)"
+    r"what is going on|whats going on|why is this|this is (?:a )?(?:mess|disaster)"
 )
-_POLITE = re.compile(
-    r"(?<!\w)(?:please|pls|plz|thanks|thank you|thankyou|thx|ty|appreciate\w*|grateful|"
+_POLITE_BODY = (
+    r"please|pls|plz|thanks|thank you|thankyou|thx|ty|appreciate\w*|grateful|"
     r"kind regards|best regards|warm regards|regards|best wishes|cheers|many thanks|"
     r"hi|hello|hey|dear|good (?:morning|afternoon|evening)|sorry to bother|"
-    r"would you mind|if possible|when you (?:get|have) a (?:chance|moment)|kindly)(?!\w)"
+    r"would you mind|if possible|when you (?:get|have) a (?:chance|moment)|kindly"
+)
+# Delight and thanks: the words that make capitals and "!!!" excitement instead of anger.
+_DELIGHT_BODY = (
+    r"love[sd]?|loving|adore\w*|gorgeous|stunning|beautiful|amazing|awesome|fantastic|brilliant|"
+    r"wonderful|incredible|superb|excellent|outstanding|perfect|perfection|great (?:work|job|app|"
+    r"update|service|feature)|well done|so good|so happy|thrilled|delighted|overjoyed|excited|"
+    r"can(?:t| not)? wait|best (?:update|app|service|feature|thing)|(?:you|u) (?:guys )?rock|"
+    r"(?:you(?:re| are)|ur) (?:a |an )?(?:star|legend|lifesaver|hero|angel|genius)|lifesaver|"
+    r"happy tears|wow|yay|woo+|omg|(?:so|really|very) (?:pleased|grateful|impressed)|"
+    r"[😍🥰❤♥💕💖💗😊😀😃😄😁🙂🤩🎉🙏👍👏✨💯🤗😘🥳]"
+)
+_GRATITUDE_BODY = r"thanks?|thank (?:you|u)|thankyou|thx|ty|cheers|appreciate\w*|grateful|merci|yes"
+# Figures of speech that borrow violent or angry words: read as nothing at all.
+_IDIOMS_BODY = (
+    r"(?:id|i would|would|i could|could) (?:kill|die|murder) for|killer (?:feature|app|shots?|"
+    r"photos?|update|deal|look|combo|tool)|murders? my eyes|kills? my eyes|to die for|dying to|"
+    r"(?:im|i am) dead|drop[- ]dead (?:gorgeous|beautiful)|(?:absolutely |totally )?(?:destroyed|"
+    r"crushed|killed|slayed|smashed) (?:it|the (?:other )?(?:team|competition|game|match|"
+    r"tournament))|kill(?:ing|ed)? it|slay(?:ing|ed)?|sick (?:shots?|photos?|feature)|insanely "
+    r"(?:good|fast|beautiful|sharp)|crazy (?:good|fast)|blown away|(?:the )?bomb(?: dot com)?(?= |$)|"
+    r"shoot(?:ing)? (?:a|the|our|my|some)|shot (?:a|the|some)|fire (?:emoji|photos)|"
+    r"haunted house|fake blood|zombies?|chainsaw|pain in the (?:neck|butt)|no pressure|"
+    r"not the end of the world"
 )
 _BANGS = re.compile(r"!{2,}|\?!|!\?")
 
 
+def _words(*bodies: str | None) -> re.Pattern[str] | None:
+    parts = [b for b in bodies if b]
+    if not parts:
+        return None
+    return re.compile(r"(?<!\w)(?:" + "|".join(f"(?:{p})" for p in parts) + r")(?!\w)")
+
+
+@dataclass(frozen=True, slots=True)
+class SentimentMarkers:
+    """The marker expressions for one language: English's own plus a lexicon's additions."""
+
+    anger: re.Pattern[str]
+    frustration: re.Pattern[str]
+    polite: re.Pattern[str]
+    delight: re.Pattern[str]
+    gratitude: re.Pattern[str]
+    idioms: re.Pattern[str] | None
+    english: bool = True  # VADER's tone only reads English
+
+    @classmethod
+    def build(
+        cls,
+        *,
+        anger: list[str] | tuple[str, ...] = (),
+        frustration: list[str] | tuple[str, ...] = (),
+        polite: list[str] | tuple[str, ...] = (),
+        delight: list[str] | tuple[str, ...] = (),
+        idioms: list[str] | tuple[str, ...] = (),
+        english: bool = True,
+    ) -> SentimentMarkers:
+        def join(base: str, extra: list[str] | tuple[str, ...]) -> re.Pattern[str]:
+            pattern = _words(base, *(fold(p) for p in extra))
+            assert pattern is not None
+            return pattern
+
+        return cls(
+            anger=join(_ANGER_BODY, anger),
+            frustration=join(_FRUSTRATION_BODY, frustration),
+            polite=join(_POLITE_BODY, polite),
+            delight=join(_DELIGHT_BODY, delight),
+            gratitude=join(_GRATITUDE_BODY, [p for p in polite if "grac" in p or "dank" in p]),
+            idioms=_words(_IDIOMS_BODY, *(fold(p) for p in idioms)),
+            english=english,
+        )
+
+
+ENGLISH = SentimentMarkers.build()
+
+
 def _normalise(text: str) -> str:
-    return _APOSTROPHES.sub("", text.lower())
+    return fold(text)
 
 
 @cache
@@ -141,14 +221,14 @@ def _analyzer() -> Any:
     return analyzer
 
 
-def _tone(text: str) -> float:
+def _tone(sentences: list[str]) -> float:
     """Mean VADER compound over the sentences that carry any tone (VADER is per-sentence and
     quadratic in sentence length, so whole paragraphs are both slower and less accurate)."""
     analyzer = _analyzer()
     lexicon = analyzer.lexicon
     scores: list[float] = []
-    for sentence in _SENTENCE_SPLIT.split(text)[:60]:
-        tokens = sentence.lower().split()
+    for sentence in sentences[:60]:
+        tokens = sentence.split()
         # Without a lexicon word (or emoticon) VADER scores 0: skip its cost.
         if not any(t in lexicon or t.strip(_PUNCTUATION) in lexicon for t in tokens):
             continue
@@ -160,15 +240,13 @@ def _tone(text: str) -> float:
     return round(sum(scores) / len(scores), 4)
 
 
-def _shouting(text: str) -> int:
-    """Anger points for capitals: 1 for two shouted words, 2 when most of the message shouts."""
-    words = [w.strip("'") for w in _WORD.findall(text)]
+def _shouted(sentence: str) -> tuple[int, int]:
+    """(shouted words, words of three letters or more) in one sentence of the original text."""
+    words = [w.strip("'") for w in _WORD.findall(sentence)]
     long_words = [w for w in words if len(w) >= 3]
     # Error codes (ERR_UPLOAD_TIMEOUT) and acronyms are capitals without raising a voice.
     shouted = [w for w in long_words if w.isupper() and "_" not in w and w not in _ACRONYMS]
-    if len(long_words) >= 4 and len(shouted) * 2 > len(long_words):
-        return 2
-    return 1 if len(shouted) >= 2 else 0
+    return len(shouted), len(long_words)
 
 
 def _distinct(matches: list[str], limit: int = 6) -> tuple[str, ...]:
@@ -178,27 +256,56 @@ def _distinct(matches: list[str], limit: int = 6) -> tuple[str, ...]:
     return tuple(seen)[:limit]
 
 
-def assess_sentiment(text: str, thresholds: SentimentThresholds | None = None) -> Sentiment:
+def assess_sentiment(
+    text: str,
+    thresholds: SentimentThresholds | None = None,
+    markers: SentimentMarkers | None = None,
+) -> Sentiment:
     """Label the customer's mood in words an agent reads (see the module docstring)."""
     limits = thresholds or SentimentThresholds()
-    lowered = _normalise(text)
-    anger = list(_distinct(_ANGER.findall(lowered)))
-    shouting = _shouting(text)
+    words = markers or ENGLISH
+    anger: list[str] = []
+    frustration: list[str] = []
+    delighted = polite = bangs = False
+    loud_words = all_words = loud_sentences = 0
+    plain: list[str] = []
+    for sentence in _SENTENCE_SPLIT.split(text):
+        if not sentence.strip():
+            continue
+        lowered = _normalise(sentence)
+        if words.idioms is not None:
+            lowered = words.idioms.sub(" ", lowered)
+        plain.append(lowered)
+        found_anger = words.anger.findall(lowered)
+        anger.extend(found_anger)
+        frustration.extend(words.frustration.findall(lowered))
+        polite = polite or words.polite.search(lowered) is not None
+        delight = words.delight.search(lowered) is not None
+        delighted = delighted or delight
+        if not found_anger and (delight or words.gratitude.search(lowered)):
+            continue  # capitals and "!!!" here are excitement or emphatic thanks
+        shouted, counted = _shouted(sentence)
+        loud_words += shouted
+        all_words += counted
+        loud_sentences += shouted >= 2 or (shouted >= 1 and shouted == counted)
+        bangs = bangs or _BANGS.search(sentence) is not None
+
+    anger_markers = list(_distinct(anger))
+    shouting = 2 if all_words >= 4 and loud_words * 2 > all_words else int(loud_sentences > 0)
     if shouting:
-        anger.append("shouting in capitals")
-    if _BANGS.search(text):
-        anger.append("!!!")
-    anger_points = len(anger) + (1 if shouting == 2 else 0)
-    frustration = _distinct(_FRUSTRATION.findall(lowered))
-    polite = _POLITE.search(lowered) is not None
-    tone = _tone(text)
+        anger_markers.append("shouting in capitals")
+    if bangs:
+        anger_markers.append("!!!")
+    anger_points = len(anger_markers) + (1 if shouting == 2 else 0)
+    frustration_markers = _distinct(frustration)
+    tone = _tone(plain) if words.english else 0.0
 
     angry = anger_points >= limits.angry_points or (anger_points >= 1 and tone <= limits.angry_tone)
     if angry:
         label = ANGRY
-    elif anger_points or frustration or tone <= limits.frustrated_tone:
+    elif anger_points or frustration_markers or tone <= limits.frustrated_tone:
         label = FRUSTRATED_POLITE if polite else FRUSTRATED
-    elif tone >= limits.positive_tone:
+    elif tone >= limits.positive_tone or (delighted and tone >= 0):
         label = POSITIVE
     else:
         label = CALM
@@ -207,6 +314,6 @@ def assess_sentiment(text: str, thresholds: SentimentThresholds | None = None) -
         score=tone,
         angry=angry,
         polite=polite,
-        anger_markers=tuple(anger),
-        frustration_markers=frustration,
+        anger_markers=tuple(anger_markers),
+        frustration_markers=frustration_markers,
     )

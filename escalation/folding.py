@@ -1,0 +1,52 @@
+"""One way to fold a ticket's text for matching, shared by the signal engine and the tone reader:
+lower case, accents off ("é" -> "e", so "contraseña" and "contrasena" read the same), and
+apostrophes resolved ("can't" -> "cant", but French/Italian elision "l'album" -> "l album").
+
+Every step maps one character to at most one, so a span of folded text maps back to the
+customer's own words (escalation/matching.py keeps the offsets).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+APOSTROPHES = "’‘'`´"
+
+
+def _fold_table() -> dict[int, str]:
+    """Precomposed Latin letters to their ASCII base letter; ß, æ, ø, œ stay as they are."""
+    table: dict[int, str] = {}
+    for code in range(0xC0, 0x250):
+        char = chr(code)
+        base = unicodedata.normalize("NFD", char)[0]
+        if base != char and base.isascii() and base.isalpha():
+            table[code] = base
+    return table
+
+
+FOLD_TABLE = _fold_table()
+
+# An apostrophe before an English contraction ending is dropped ("can't", "it's", "foto's");
+# any other apostrophe separates words ("l'album", "j'ai", "dell'app").
+CONTRACTION = re.compile(rf"[{APOSTROPHES}](?=(?:t|s|re|ve|ll|d|m)(?![^\W\d_]))")
+ELISION = re.compile(rf"[{APOSTROPHES}]")
+
+
+def lower(text: str) -> str:
+    """Lower case that keeps the length (the rare characters whose lower case is longer stay)."""
+    lowered = text.lower()
+    if len(lowered) != len(text):
+        lowered = "".join(c.lower() if len(c.lower()) == 1 else c for c in text)
+    return lowered
+
+
+def fold(text: str) -> str:
+    """Lower-cased, accents folded, apostrophes resolved (see the module docstring)."""
+    folded = lower(text).translate(FOLD_TABLE)
+    return ELISION.sub(" ", CONTRACTION.sub("", folded))
+
+
+def fold_pattern(pattern: str) -> str:
+    """A policy pattern folded like the text it is matched against (accents written or not)."""
+    return pattern.translate(FOLD_TABLE)
