@@ -148,7 +148,7 @@ _IDIOMS_BODY = (
     r"(?:im|i am) dead|drop[- ]dead (?:gorgeous|beautiful)|(?:absolutely |totally )?(?:destroyed|"
     r"crushed|killed|slayed|smashed) (?:it|the (?:other )?(?:team|competition|game|match|"
     r"tournament))|kill(?:ing|ed)? it|slay(?:ing|ed)?|sick (?:shots?|photos?|feature)|insanely "
-    r"(?:good|fast|beautiful|sharp)|crazy (?:good|fast)|blown away|(?:the )?bomb(?: dot com)?(?= |$)|"
+    r"(?:good|fast|beautiful|sharp)|crazy (?:good|fast)|blown away|"
     r"shoot(?:ing)? (?:a|the|our|my|some)|shot (?:a|the|some)|fire (?:emoji|photos)|"
     r"haunted house|fake blood|zombies?|chainsaw|pain in the (?:neck|butt)|no pressure|"
     r"not the end of the world"
