@@ -14,9 +14,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from escalation.folding import APOSTROPHES, CONTRACTION, FOLD_TABLE, fold_pattern, lower
 from escalation.models import TEAMS, Priority
 from escalation.policy import PolicyError, normalise_category
-from escalation.sentiment import SentimentThresholds
+from escalation.sentiment import SentimentMarkers, SentimentThresholds
 
 if TYPE_CHECKING:
     from escalation.policy import Policy
@@ -25,13 +26,16 @@ if TYPE_CHECKING:
 # Text: normalised once per ticket, with a way back to the customer's own words
 # ---------------------------------------------------------------------------------------------
 
-_NORMALISE = re.compile(r"[’‘'`´]|[^\S\n]*\n\s*|[^\S\n]{2,}|[^\S\n ]")
-_APOSTROPHE_CHARS = frozenset("’‘'`´")
+# Contraction apostrophes go ("can't" -> "cant"), elision ones part words ("l'album" -> "l album"),
+# space runs collapse (escalation/folding.py says why).
+_NORMALISE = re.compile(
+    rf"(?P<contraction>{CONTRACTION.pattern})|[{APOSTROPHES}]|[^\S\n]*\n\s*|[^\S\n]{{2,}}|[^\S\n ]"
+)
 
 
 @dataclass(frozen=True, slots=True)
 class Text:
-    """A ticket's text lower-cased, apostrophes dropped ("can't" -> "cant") and spaces collapsed;
+    """A ticket's text folded (lower case, accents off, apostrophes resolved) and spaces collapsed;
     ``original()`` maps a span of the normalised text back to the customer's words."""
 
     source: str
@@ -41,9 +45,7 @@ class Text:
 
     @classmethod
     def of(cls, text: str) -> Text:
-        lowered = text.lower()
-        if len(lowered) != len(text):  # rare characters whose lower case is longer
-            lowered = "".join(c.lower() if len(c.lower()) == 1 else c for c in text)
+        lowered = lower(text).translate(FOLD_TABLE)
         pieces: list[str] = []
         starts, shifts = [0], [0]
         pos = npos = 0
@@ -52,7 +54,10 @@ class Text:
             pieces.append(lowered[pos:start])
             npos += start - pos
             token = match.group()
-            replacement = "" if token in _APOSTROPHE_CHARS else ("\n" if "\n" in token else " ")
+            if match.lastgroup == "contraction":
+                replacement = ""
+            else:
+                replacement = "\n" if "\n" in token else " "
             pieces.append(replacement)
             npos += len(replacement)
             pos = end
@@ -81,8 +86,17 @@ class Hit:
     phrase: str
 
 
-_CLAUSE_BREAK = re.compile(r"[.,;:!?\n()]| but | however | although | though ")
-_TOKEN = re.compile(r"[a-z0-9&]+")
+_CLAUSE_BREAKS = ("but", "however", "although", "though")
+_TOKEN = re.compile(r"[^\W_]+|&")
+_SENTENCE_BREAK = re.compile(r"[.!?\n]")
+
+
+def _clause_break(words: Iterable[str]) -> re.Pattern[str]:
+    alternatives = "|".join(re.escape(fold_pattern(w.lower())) for w in sorted(set(words)))
+    return re.compile(rf"[.,;:!?\n()]| (?:{alternatives}) ")
+
+
+_ENGLISH_BREAKS = _clause_break(_CLAUSE_BREAKS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,13 +106,14 @@ class Negation:
     fillers: frozenset[str]
     clause_starters: frozenset[str]
     window: int
+    breaks: re.Pattern[str] = _ENGLISH_BREAKS
 
     def negated(self, norm: str, start: int) -> bool:
         """True when a negation word sits among the few words before ``start`` in its clause."""
         if not self.words:
             return False
         before = norm[max(0, start - 80) : start]
-        breaks = list(_CLAUSE_BREAK.finditer(before))
+        breaks = list(self.breaks.finditer(before))
         if breaks:
             before = before[breaks[-1].end() :]
         tokens = [t for t in _TOKEN.findall(before) if t not in self.fillers][-self.window :]
@@ -279,6 +294,9 @@ def _build_index(patterns: Sequence[tuple[int, str]]) -> SignalIndex:
 
 # Owners in the phrase index (scenario signals use the scenario's index, 0..n-1).
 LEGAL_TERMS, SEVERAL_USERS, TIME_PHRASES, AT_STAKE_NOUNS = -1, -2, -3, -4
+RESOLUTION, HYPOTHETICAL = -5, -6
+# Phrase sets whose hits a hypothetical ("if this ever happened") cancels, like scenario signals.
+_HYPOTHETICAL_SCOPE = frozenset({LEGAL_TERMS, SEVERAL_USERS})
 
 
 @dataclass(frozen=True)
@@ -292,29 +310,38 @@ class Scan:
 
 
 @dataclass(frozen=True)
-class CompiledPolicy:
-    """Everything triage needs, precomputed from a validated policy."""
+class LanguageReader:
+    """English's patterns plus one language's, indexed for one pass over a ticket."""
 
-    scenario_index: dict[str, int]
-    category_index: dict[str, int]
+    language: str
     index: SignalIndex
     not_regex: tuple[re.Pattern[str] | None, ...]
-    legal_scenarios: tuple[int, ...]
-    emotional: re.Pattern[str] | None
-    at_stake_ignore: frozenset[str]
     negation: Negation
-    thresholds: SentimentThresholds
+    markers: SentimentMarkers
 
     def scan(self, text: Text) -> Scan:
-        """Find every signal and phrase in one pass; drop negated ones and look-alikes."""
+        """Find every signal and phrase in one pass; drop what is negated, hypothetical or a
+        look-alike."""
         norm = text.norm
         raw = self.index.scan(norm)
+        hypothetical = [h.start for h in raw.get(HYPOTHETICAL, [])]
+
+        def counts(hit: Hit) -> bool:
+            if self.negation.negated(norm, hit.start):
+                return False
+            return not any(
+                start <= hit.start and not _SENTENCE_BREAK.search(norm, start, hit.start)
+                for start in hypothetical
+            )
+
         scenarios: dict[int, list[Hit]] = {}
         phrases: dict[int, list[Hit]] = {}
         for owner, hits in raw.items():
             if owner < 0:
                 kept = _non_overlapping(hits)
-                if owner != AT_STAKE_NOUNS:
+                if owner in _HYPOTHETICAL_SCOPE:
+                    kept = [h for h in kept if counts(h)]
+                elif owner not in (AT_STAKE_NOUNS, HYPOTHETICAL, RESOLUTION):
                     kept = [h for h in kept if not self.negation.negated(norm, h.start)]
                 if kept:
                     phrases[owner] = kept
@@ -324,12 +351,62 @@ class CompiledPolicy:
             kept = [
                 hit
                 for hit in hits
-                if not any(s < hit.end and hit.start < e for s, e in spans)
-                and not self.negation.negated(norm, hit.start)
+                if not any(s < hit.end and hit.start < e for s, e in spans) and counts(hit)
             ]
             if kept:
                 scenarios[owner] = kept
         return Scan(text=text, scenarios=scenarios, phrases=phrases)
+
+
+@dataclass(frozen=True)
+class _LanguageSource:
+    """One language's validated pattern bodies, indexed on first use (worker start stays quick)."""
+
+    patterns: tuple[tuple[int, str], ...]
+    not_bodies: tuple[tuple[str, ...], ...]
+    negation: Negation
+    markers: SentimentMarkers
+
+
+@dataclass(frozen=True)
+class CompiledPolicy:
+    """Everything triage needs, precomputed from a validated policy."""
+
+    scenario_index: dict[str, int]
+    category_index: dict[str, int]
+    hint_index: dict[str, int]
+    legal_scenarios: tuple[int, ...]
+    emotional: re.Pattern[str] | None
+    at_stake_ignore: frozenset[str]
+    thresholds: SentimentThresholds
+    languages: tuple[str, ...]  # "en" first
+    _sources: dict[str, _LanguageSource]
+    _readers: dict[str, LanguageReader]
+
+    def reader(self, language: str = "en") -> LanguageReader:
+        """The reader for a language (English for one the policy has no lexicon for)."""
+        reader = self._readers.get(language)
+        if reader is None:
+            if language not in self._sources:
+                return self.reader("en")
+            source = self._sources[language]
+            reader = LanguageReader(
+                language=language,
+                index=_build_index(source.patterns),
+                not_regex=tuple(
+                    re.compile(_word_pattern("|".join(f"(?:{b})" for b in bodies)), _FLAGS)
+                    if bodies
+                    else None
+                    for bodies in source.not_bodies
+                ),
+                negation=source.negation,
+                markers=source.markers,
+            )
+            self._readers[language] = reader
+        return reader
+
+    def scan(self, text: Text, language: str = "en") -> Scan:
+        return self.reader(language).scan(text)
 
 
 def _non_overlapping(hits: list[Hit]) -> list[Hit]:
@@ -372,7 +449,7 @@ def _compile_one(pattern: str, vocabulary: dict[str, str], path: str) -> str:
     """Expand vocabulary and check the result compiles; return the expanded body."""
     if not pattern.strip():
         raise PolicyError(path, "empty pattern")
-    body = _expand(pattern, vocabulary, path)
+    body = fold_pattern(_expand(pattern, vocabulary, path))
     try:
         regex = re.compile(_word_pattern(body), _FLAGS)
     except re.error as error:
@@ -399,8 +476,9 @@ def _join(patterns: Sequence[str], vocabulary: dict[str, str], path: str) -> str
     )
 
 
-def _check_references(policy: Policy) -> tuple[dict[str, int], dict[str, int]]:
-    """Teams, ids, categories and scenario references; returns the id and category indexes."""
+def _check_references(policy: Policy) -> tuple[dict[str, int], dict[str, int], dict[str, int]]:
+    """Teams, ids, categories and scenario references; returns the id, category and hint
+    indexes."""
     for name in policy.teams:
         if name not in TEAMS:
             raise PolicyError(
@@ -434,6 +512,19 @@ def _check_references(policy: Policy) -> tuple[dict[str, int], dict[str, int]]:
                 )
             category_index[key] = i
 
+    hint_index: dict[str, int] = {}
+    for i, scenario in enumerate(policy.scenarios):
+        for j, category in enumerate(scenario.hint_categories):
+            key = normalise_category(category)
+            if key in category_index or key in hint_index:
+                taken = category_index.get(key, hint_index.get(key))
+                other = policy.scenarios[taken].id  # type: ignore[index]
+                raise PolicyError(
+                    f"scenarios[{i}].hint_categories[{j}]",
+                    f"category {category!r} already maps to scenario {other!r}",
+                )
+            hint_index[key] = i
+
     for i, scenario in enumerate(policy.scenarios):
         path = f"scenarios[{i}]"
         for attribute in ("several_users", "premium_scenario"):
@@ -457,40 +548,63 @@ def _check_references(policy: Policy) -> tuple[dict[str, int], dict[str, int]]:
     fallback = policy.defaults.fallback_scenario
     if fallback not in scenario_index:
         raise PolicyError("defaults.fallback_scenario", f"unknown scenario {fallback!r}")
-    return scenario_index, category_index
+    return scenario_index, category_index, hint_index
 
 
-def _compile(policy: Policy) -> CompiledPolicy:
-    """Cross-check references and compile every pattern; raise PolicyError naming the key."""
-    vocabulary = dict(policy.vocabulary)
-    for name, pattern in vocabulary.items():
+def _check_vocabulary(vocabulary: dict[str, str], path: str, prefix: str = "") -> None:
+    for name in vocabulary:
         if not re.fullmatch(r"[a-z_][a-z0-9_]*", name):
-            raise PolicyError(f"vocabulary.{name}", "names use a-z, 0-9 and _")
-        _compile_one(pattern, vocabulary, f"vocabulary.{name}")
-    scenario_index, category_index = _check_references(policy)
+            raise PolicyError(f"{path}.{name}", "names use a-z, 0-9 and _")
+        if prefix and not name.startswith(prefix):
+            raise PolicyError(
+                f"{path}.{name}", f"a lexicon's vocabulary names start with {prefix!r}"
+            )
 
+
+def _phrase_patterns(words: Any, vocabulary: dict[str, str], path: str) -> list[tuple[int, str]]:
+    """The phrase sets (legal terms, several users, time, at stake, resolution, hypothetical)
+    of English or of one lexicon, as (owner, body) pairs."""
     patterns: list[tuple[int, str]] = []
-    not_regex: list[re.Pattern[str] | None] = []
-    for i, scenario in enumerate(policy.scenarios):
-        path = f"scenarios[{i}]"
-        for j, signal in enumerate(scenario.signals):
-            patterns.append((i, _compile_one(signal, vocabulary, f"{path}.signals[{j}]")))
-        not_regex.append(_compile_set(scenario.not_signals, vocabulary, f"{path}.not_signals"))
 
-    legal = _join(policy.triggers.legal_terms, vocabulary, "triggers.legal_terms")
-    if legal:
-        patterns.append((LEGAL_TERMS, legal))
-    several = _join(
-        policy.modifiers.several_users_signals, vocabulary, "modifiers.several_users_signals"
+    def add(owner: int, items: Sequence[str], where: str) -> None:
+        joined = _join(items, vocabulary, where)
+        if joined:
+            patterns.append((owner, joined))
+
+    add(LEGAL_TERMS, words.triggers.legal_terms, f"{path}triggers.legal_terms")
+    add(
+        SEVERAL_USERS,
+        words.modifiers.several_users_signals,
+        f"{path}modifiers.several_users_signals",
     )
-    if several:
-        patterns.append((SEVERAL_USERS, several))
+    add(RESOLUTION, words.resolution.signals, f"{path}resolution.signals")
+    add(HYPOTHETICAL, words.hypothetical.signals, f"{path}hypothetical.signals")
+    if words.at_stake.nouns:
+        patterns.append(
+            (
+                AT_STAKE_NOUNS,
+                _compile_one(words.at_stake.nouns, vocabulary, f"{path}at_stake.nouns"),
+            )
+        )
+    return patterns
 
-    ts = policy.time_sensitivity
-    events = _join(ts.events, vocabulary, "time_sensitivity.events")
-    weak = _join(ts.weak_times, vocabulary, "time_sensitivity.weak_times")
-    strong = _join(ts.strong_times, vocabulary, "time_sensitivity.strong_times")
-    deadlines = _join(ts.deadlines, vocabulary, "time_sensitivity.deadlines")
+
+def _time_patterns(
+    parts: list[tuple[Any, str]], vocabulary: dict[str, str]
+) -> list[tuple[int, str]]:
+    """An event near a time, a firm time alone, or a deadline (English plus one language)."""
+
+    def joined(field: str) -> str:
+        return "|".join(
+            p
+            for ts, path in parts
+            if (p := _join(getattr(ts, field), vocabulary, f"{path}time_sensitivity.{field}"))
+        )
+
+    events, weak, strong, deadlines = (
+        joined(f) for f in ("events", "weak_times", "strong_times", "deadlines")
+    )
+    patterns: list[tuple[int, str]] = []
     if events and (weak or strong):
         times = "|".join(p for p in (weak, strong) if p)
         patterns.append((TIME_PHRASES, rf"(?:{events})(?: \S+){{0,4}}? (?:{times})"))
@@ -498,25 +612,112 @@ def _compile(policy: Policy) -> CompiledPolicy:
     for part in (strong, deadlines):
         if part:
             patterns.append((TIME_PHRASES, part))
+    return patterns
 
-    stake = policy.at_stake
-    patterns.append((AT_STAKE_NOUNS, _compile_one(stake.nouns, vocabulary, "at_stake.nouns")))
-    emotional = _compile_set(stake.emotional, vocabulary, "at_stake.emotional")
 
-    return CompiledPolicy(
+def _compile(policy: Policy) -> CompiledPolicy:
+    """Cross-check references and compile every pattern of every language; raise PolicyError
+    naming the key. Each language's index is built when a ticket in it is first read."""
+    vocabulary = dict(policy.vocabulary)
+    _check_vocabulary(vocabulary, "vocabulary")
+    for code, lexicon in policy.lexicons.items():
+        _check_vocabulary(lexicon.vocabulary, f"lexicons.{code}.vocabulary", f"{code}_")
+        vocabulary.update(lexicon.vocabulary)
+    for name, pattern in policy.vocabulary.items():
+        _compile_one(pattern, vocabulary, f"vocabulary.{name}")
+    for code, lexicon in policy.lexicons.items():
+        for name, pattern in lexicon.vocabulary.items():
+            _compile_one(pattern, vocabulary, f"lexicons.{code}.vocabulary.{name}")
+    scenario_index, category_index, hint_index = _check_references(policy)
+
+    english: list[tuple[int, str]] = []
+    english_not: list[list[str]] = []
+    for i, scenario in enumerate(policy.scenarios):
+        path = f"scenarios[{i}]"
+        for j, signal in enumerate(scenario.signals):
+            english.append((i, _compile_one(signal, vocabulary, f"{path}.signals[{j}]")))
+        english_not.append(
+            [
+                _compile_one(p, vocabulary, f"{path}.not_signals[{j}]")
+                for j, p in enumerate(scenario.not_signals)
+            ]
+        )
+    english += _phrase_patterns(policy, vocabulary, "")
+    neg = policy.negation
+    sources = {
+        "en": _LanguageSource(
+            patterns=tuple(english + _time_patterns([(policy.time_sensitivity, "")], vocabulary)),
+            not_bodies=tuple(tuple(b) for b in english_not),
+            negation=Negation(
+                frozenset(neg.words),
+                frozenset(neg.except_after),
+                frozenset(neg.fillers),
+                frozenset(neg.clause_starters),
+                neg.window,
+                _clause_break([*_CLAUSE_BREAKS, *neg.clause_breaks]),
+            ),
+            markers=SentimentMarkers.build(),
+        )
+    }
+    emotional = list(policy.at_stake.emotional)
+    for code, lexicon in policy.lexicons.items():
+        path = f"lexicons.{code}."
+        patterns = list(english)
+        not_bodies = [list(b) for b in english_not]
+        for scenario_id, words in lexicon.scenarios.items():
+            where = f"{path}scenarios.{scenario_id}"
+            if scenario_id not in scenario_index:
+                raise PolicyError(where, f"unknown scenario {scenario_id!r}")
+            i = scenario_index[scenario_id]
+            for j, signal in enumerate(words.signals):
+                patterns.append((i, _compile_one(signal, vocabulary, f"{where}.signals[{j}]")))
+            for j, signal in enumerate(words.not_signals):
+                not_bodies[i].append(_compile_one(signal, vocabulary, f"{where}.not_signals[{j}]"))
+        patterns += _phrase_patterns(lexicon, vocabulary, path)
+        patterns += _time_patterns(
+            [(policy.time_sensitivity, ""), (lexicon.time_sensitivity, path)], vocabulary
+        )
+        for j, pattern in enumerate(lexicon.sentiment.idioms):
+            _compile_one(pattern, vocabulary, f"{path}sentiment.idioms[{j}]")
+        ln = lexicon.negation
+        sentiment = lexicon.sentiment
+        try:
+            markers = SentimentMarkers.build(
+                anger=sentiment.anger,
+                frustration=sentiment.frustration,
+                polite=sentiment.polite,
+                delight=sentiment.delight,
+                idioms=sentiment.idioms,
+                english=False,
+            )
+        except re.error as error:
+            raise PolicyError(f"{path}sentiment", f"invalid regular expression: {error}") from None
+        emotional += lexicon.at_stake.emotional
+        sources[code] = _LanguageSource(
+            patterns=tuple(patterns),
+            not_bodies=tuple(tuple(b) for b in not_bodies),
+            negation=Negation(
+                frozenset([*neg.words, *ln.words]),
+                frozenset([*neg.except_after, *ln.except_after]),
+                frozenset([*neg.fillers, *ln.fillers]),
+                frozenset([*neg.clause_starters, *ln.clause_starters]),
+                neg.window,
+                _clause_break([*_CLAUSE_BREAKS, *neg.clause_breaks, *ln.clause_breaks]),
+            ),
+            markers=markers,
+        )
+
+    compiled = CompiledPolicy(
         scenario_index=scenario_index,
         category_index=category_index,
-        index=_build_index(patterns),
-        not_regex=tuple(not_regex),
+        hint_index=hint_index,
         legal_scenarios=tuple(i for i, s in enumerate(policy.scenarios) if s.legal),
-        emotional=emotional,
-        at_stake_ignore=frozenset(word.lower() for word in stake.ignore),
-        negation=Negation(
-            frozenset(policy.negation.words),
-            frozenset(policy.negation.except_after),
-            frozenset(policy.negation.fillers),
-            frozenset(policy.negation.clause_starters),
-            policy.negation.window,
-        ),
+        emotional=_compile_set(emotional, vocabulary, "at_stake.emotional"),
+        at_stake_ignore=frozenset(word.lower() for word in policy.at_stake.ignore),
         thresholds=policy.sentiment.thresholds(),
+        languages=tuple(sources),
+        _sources=sources,
+        _readers={},
     )
+    compiled.reader("en")
+    return compiled

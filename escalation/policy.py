@@ -155,7 +155,11 @@ class Scenario(_Strict, _ResponseTarget):
     kind: Kind
     reason: Annotated[str, Field(min_length=1)]
     impact: str | None = None
+    # Ticketing-system categories that name this scenario exactly: they decide when the text
+    # shows nothing more severe.
     categories: list[str] = []
+    # Area labels ("billing", "account"): read only when the text names no scenario at all.
+    hint_categories: list[str] = []
     signals: list[str] = []
     not_signals: list[str] = []
     weight: Annotated[float, Field(gt=0, le=10)] = 1.0
@@ -219,7 +223,73 @@ class NegationConfig(_Strict):
     except_after: list[str] = []
     fillers: list[str] = []
     clause_starters: list[str] = []
+    # Words that end a clause as "but" does (a negation before them does not reach past them).
+    clause_breaks: list[str] = []
     window: Annotated[int, Field(ge=1, le=8)] = 3
+
+
+class PhraseSet(_Strict):
+    """Phrases that change how the signals near them read (resolution, hypotheticals)."""
+
+    signals: list[str] = []
+
+
+class LanguagesConfig(_Strict):
+    """The languages triage reads besides English: one lexicon file each, beside the policy."""
+
+    files: list[str] = []
+
+
+class LexiconNegation(_Strict):
+    words: list[str] = []
+    except_after: list[str] = []
+    fillers: list[str] = []
+    clause_starters: list[str] = []
+    clause_breaks: list[str] = []
+
+
+class LexiconTriggers(_Strict):
+    legal_terms: list[str] = []
+
+
+class LexiconModifiers(_Strict):
+    several_users_signals: list[str] = []
+
+
+class LexiconSentiment(_Strict):
+    anger: list[str] = []
+    frustration: list[str] = []
+    polite: list[str] = []
+    delight: list[str] = []
+    idioms: list[str] = []
+
+
+class LexiconAtStake(_Strict):
+    nouns: str | None = None
+    emotional: list[str] = []
+
+
+class LexiconScenario(_Strict):
+    signals: list[str] = []
+    not_signals: list[str] = []
+
+
+class Lexicon(_Strict):
+    """One language's words for the policy's meanings (config/languages/<code>.toml): each list
+    is read together with the English list of the same name for tickets in that language."""
+
+    language: Annotated[str, Field(pattern=r"^[a-z]{2}$")]
+    name: Annotated[str, Field(min_length=1)]
+    vocabulary: dict[str, str] = {}
+    negation: LexiconNegation = LexiconNegation()
+    triggers: LexiconTriggers = LexiconTriggers()
+    modifiers: LexiconModifiers = LexiconModifiers()
+    time_sensitivity: TimeSensitivityConfig = TimeSensitivityConfig()
+    sentiment: LexiconSentiment = LexiconSentiment()
+    resolution: PhraseSet = PhraseSet()
+    hypothetical: PhraseSet = PhraseSet()
+    at_stake: LexiconAtStake = LexiconAtStake()
+    scenarios: dict[str, LexiconScenario] = {}
 
 
 class Defaults(_Strict):
@@ -277,8 +347,15 @@ class Policy(_Strict):
     time_sensitivity: TimeSensitivityConfig = TimeSensitivityConfig()
     at_stake: AtStakeConfig
     negation: NegationConfig = NegationConfig()
+    # "Found them, never mind": the problem named before it went away.
+    resolution: PhraseSet = PhraseSet()
+    # "If this ever happened...": a scenario in the same sentence is not happening.
+    hypothetical: PhraseSet = PhraseSet()
     vocabulary: dict[str, str] = {}
     scenarios: Annotated[list[Scenario], Field(min_length=1)]
+    languages: LanguagesConfig = LanguagesConfig()
+    # Filled from `languages.files` by the loader, keyed by language code.
+    lexicons: dict[str, Lexicon] = {}
     monitoring: MonitoringConfig = MonitoringConfig()
     de_escalation: DeEscalationConfig = DeEscalationConfig()
 
@@ -418,23 +495,68 @@ def _describe(error: ValidationError) -> PolicyError:
     return PolicyError(path, problem)
 
 
-def parse_policy(text: str, source: str = "policy") -> Policy:
-    """Validate a policy document once; every problem raises PolicyError naming the key."""
+def _read_lexicons(raw: dict[str, Any], base: Path | None, source: str) -> dict[str, str]:
+    """Put each `languages.files` lexicon under `lexicons.<code>`; return code -> file name."""
+    files = (
+        raw.get("languages", {}).get("files", []) if isinstance(raw.get("languages"), dict) else []
+    )
+    names: dict[str, str] = {}
+    if not isinstance(files, list):
+        return names
+    lexicons = raw.setdefault("lexicons", {})
+    for i, name in enumerate(files):
+        path = f"languages.files[{i}]"
+        if not isinstance(name, str):
+            raise PolicyError(path, f"expected a file name, got {name!r}", source)
+        location = (base / name) if base is not None else Path(name)
+        try:
+            lexicon = tomllib.loads(location.read_text(encoding="utf-8"))
+        except OSError as error:
+            raise PolicyError(
+                path, f"cannot read {name}: {error.strerror or error}", source
+            ) from None
+        except tomllib.TOMLDecodeError as error:
+            raise PolicyError("", f"invalid TOML: {error}", str(location)) from None
+        code = lexicon.get("language")
+        if not isinstance(code, str):
+            raise PolicyError("language", "missing (the ISO 639-1 code, e.g. 'es')", str(location))
+        if code in lexicons or code == "en":
+            raise PolicyError(path, f"language {code!r} is defined twice", source)
+        lexicons[code] = lexicon
+        names[code] = str(location)
+    return names
+
+
+def parse_policy(text: str, source: str = "policy", base: Path | None = None) -> Policy:
+    """Validate a policy document once; every problem raises PolicyError naming the key.
+
+    Lexicon files named in `languages.files` are read relative to ``base``; a problem in one is
+    reported against that file.
+    """
     from escalation.playbooks import _check_playbooks
 
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         raise PolicyError("", f"invalid TOML: {error}", source) from None
+    lexicon_files = _read_lexicons(raw, base, source)
     try:
         policy = Policy.model_validate(raw)
         policy.compiled  # noqa: B018 - compile and cross-check now, not on the first ticket
         _check_playbooks(policy)
     except ValidationError as error:
-        raise _describe(error).at(source) from None
+        raise _in_lexicon(_describe(error), lexicon_files, source) from None
     except PolicyError as error:
-        raise error.at(source) from None
+        raise _in_lexicon(error, lexicon_files, source) from None
     return policy
+
+
+def _in_lexicon(error: PolicyError, files: dict[str, str], source: str) -> PolicyError:
+    """Report `lexicons.<code>.x` against the lexicon's own file as `x`."""
+    match = re.match(r"^lexicons\.([a-z]{2})(?:\.(.*))?$", error.path)
+    if match and match.group(1) in files:
+        return PolicyError(match.group(2) or "", error.problem, files[match.group(1)])
+    return error.at(source)
 
 
 def load_policy(path: str | Path) -> Policy:
@@ -444,4 +566,4 @@ def load_policy(path: str | Path) -> Policy:
         text = location.read_text(encoding="utf-8")
     except OSError as error:
         raise PolicyError("", f"cannot read policy: {error.strerror or error}", str(path)) from None
-    return parse_policy(text, str(path))
+    return parse_policy(text, str(path), location.parent)

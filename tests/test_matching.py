@@ -114,7 +114,7 @@ def policy_texts() -> list[str]:
 
 @pytest.fixture(scope="module")
 def policy_index() -> SignalIndex:
-    return load_policy(ROOT / "config" / "policy.toml").compiled.index
+    return load_policy(ROOT / "config" / "policy.toml").compiled.reader("en").index
 
 
 @pytest.mark.parametrize("index_of_text", range(4))

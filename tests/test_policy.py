@@ -200,7 +200,7 @@ def test_header_explains_how_to_configure_team_routing_before_use(text: str) -> 
 
 
 def test_every_signal_is_indexed_for_fast_matching(policy: Policy) -> None:
-    assert policy.compiled.index.anywhere == ()
+    assert policy.compiled.reader("en").index.anywhere == ()
 
 
 def test_policy_survives_serialisation_as_workflow_input(policy: Policy) -> None:
