@@ -238,6 +238,17 @@ class EscalationPackage(Model):
         )
 
 
+class ScenarioEvidence(Model):
+    """One scenario triage considered, and the customer's words (or the category) behind it."""
+
+    scenario: str
+    team: Team
+    priority: Priority  # the scenario's row, after the several-users lift
+    source: Literal["text", "category", "hint", "fallback"]
+    phrases: list[str] = Field(default_factory=list)
+    score: float = 0.0
+
+
 class TriageDecision(Model):
     """Contract 2: the triage decision `starter.py decide` prints."""
 
@@ -266,6 +277,12 @@ class TriageDecision(Model):
     # The approved known solution the ticket matched (it is then KB-matched and
     # auto-response-eligible); the customer is sent its answer when nothing else escalates.
     known_solution: KnownSolution | None = None
+    # Issue 11: the language the customer wrote in, how sure triage is (0-1), every scenario it
+    # considered (most severe first) and the other issues the ticket mentions.
+    language: str = "en"
+    confidence: float = 0.0
+    evidence: list[ScenarioEvidence] = Field(default_factory=list)
+    also_mentioned: list[str] = Field(default_factory=list)
 
 
 class InvalidPayload(ValueError):

@@ -151,7 +151,8 @@ _IDIOMS_BODY = (
     r"(?:good|fast|beautiful|sharp)|crazy (?:good|fast)|blown away|"
     r"shoot(?:ing)? (?:a|the|our|my|some)|shot (?:a|the|some)|fire (?:emoji|photos)|"
     r"haunted house|fake blood|zombies?|chainsaw|pain in the (?:neck|butt)|no pressure|"
-    r"not the end of the world"
+    r"not the end of the world|not (?:at all |really |that |super )?urgent|no (?:rush|hurry)|"
+    r"not (?:a )?(?:big deal|priority)|(?:there is |theres )?no (?:big )?(?:panic|stress)"
 )
 _BANGS = re.compile(r"!{2,}|\?!|!\?")
 

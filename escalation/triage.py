@@ -3,8 +3,11 @@
 Pure and deterministic: the same package and policy always give the same decision; no I/O,
 no clock, no network. The steps carry the seed's names:
 
+* :func:`read_ticket` — what the customer wrote now (quoted history, forwards, signatures and
+  disclaimers set aside), in which language, and every signal in it.
 * :func:`evaluate_triggers` — the five triggers; escalate when any fires.
-* :func:`detect_scenario` — what the ticket is about (category, else the customer's words).
+* :func:`detect_scenario` — every scenario the words support; the most severe decides, the
+  category is one more candidate (an area label only when the words name nothing).
 * :func:`route` — the scenario's team (Step 2).
 * :func:`set_priority` — the scenario's priority, then the modifiers (Step 3).
 * :func:`detect_time_sensitivity` — the customer's own deadline words (shown, never used to
@@ -19,10 +22,12 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
+from escalation.language import detect_language
 from escalation.learning import match_known_solution
 from escalation.matching import (
     AT_STAKE_NOUNS,
     LEGAL_TERMS,
+    RESOLUTION,
     SEVERAL_USERS,
     TIME_PHRASES,
     Hit,
@@ -33,10 +38,12 @@ from escalation.models import (
     EscalationPackage,
     KnownSolution,
     Priority,
+    ScenarioEvidence,
     TriageDecision,
     Trigger,
 )
 from escalation.policy import Policy, Scenario, normalise_category
+from escalation.segments import Message, split_message
 from escalation.sentiment import Sentiment, assess_sentiment
 
 # The scenario whose signals mean "a workaround exists" (for the "No clear workaround" line).
@@ -49,6 +56,9 @@ class TicketReading:
 
     scan: Scan
     sentiment: Sentiment
+    language: str = "en"
+    message: Message | None = None
+    context: Scan | None = None  # quoted and forwarded parts: evidence, never the decision
 
     @property
     def text(self) -> Text:
@@ -63,9 +73,12 @@ class TicketReading:
 @dataclass(frozen=True, slots=True)
 class ScenarioMatch:
     scenario: Scenario
-    source: Literal["category", "text", "fallback"]
+    source: Literal["category", "text", "hint", "fallback"]
     evidence: tuple[str, ...]  # the customer's words that matched, in order
     score: float
+    # Every scenario considered, most severe first (this one among them).
+    considered: tuple[ScenarioMatch, ...] = ()
+    row: Scenario | None = None  # after the several-users lift, for ordering by severity
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,12 +100,37 @@ class AtStake:
     emotional: bool
 
 
+# A reply or forward's subject repeats the thread it answers: context, not what is new.
+_THREAD_SUBJECT = re.compile(
+    r"^\s*(?:(?:re|aw|sv|vs|antw|antwort|rif|r|rv|res|ref|tr|fw|fwd|wg|enc|i|doorst)\s*(?:\[\d+\])?\s*:\s*)+",
+    re.IGNORECASE,
+)
+
+
+def customer_words(package: EscalationPackage) -> tuple[str, str, Message]:
+    """(what the customer wrote now, the earlier thread, the split message) of a ticket."""
+    ticket = package.ticket
+    message = split_message(ticket.description or "")
+    subject = ticket.subject or ""
+    thread = _THREAD_SUBJECT.match(subject)
+    if thread:
+        context = "\n".join(p for p in (subject[thread.end() :], message.context()) if p)
+        return message.new, context, message
+    return "\n".join(p for p in (subject, message.new) if p), message.context(), message
+
+
 def read_ticket(package: EscalationPackage, policy: Policy) -> TicketReading:
-    """Normalise the subject and description once and find every scenario signal in them."""
+    """Split off the history, detect the language, and find every signal in the new words once."""
     compiled = policy.compiled
+    now, earlier, message = customer_words(package)
+    language = detect_language(now, compiled.languages)
+    reader = compiled.reader(language)
     return TicketReading(
-        scan=compiled.scan(Text.of(package.ticket.text)),
-        sentiment=assess_sentiment(package.ticket.text, compiled.thresholds),
+        scan=reader.scan(Text.of(now)),
+        sentiment=assess_sentiment(now, compiled.thresholds, reader.markers),
+        language=reader.language,
+        message=message,
+        context=reader.scan(Text.of(earlier)) if earlier else None,
     )
 
 
@@ -100,6 +138,23 @@ def _scan(text: str | Text | TicketReading, policy: Policy) -> Scan:
     if isinstance(text, TicketReading):
         return text.scan
     return policy.compiled.scan(text if isinstance(text, Text) else Text.of(text))
+
+
+def _resolved(reading: TicketReading, policy: Policy) -> dict[int, list[Hit]]:
+    """Scenario hits, without the problems the customer says went away ("found them, never
+    mind"): a problem named before the last resolution phrase is over; one named after it is
+    not ("that fixed it, but now the album is empty")."""
+    resolutions = reading.scan.phrases.get(RESOLUTION)
+    if not resolutions:
+        return reading.hits
+    last = resolutions[-1].start
+    kept: dict[int, list[Hit]] = {}
+    for index, hits in reading.hits.items():
+        if policy.scenarios[index].kind == "problem":
+            hits = [h for h in hits if h.start > last]
+        if hits:
+            kept[index] = hits
+    return kept
 
 
 def _score(hits: list[Hit], weight: float) -> float:
@@ -117,53 +172,98 @@ def _score(hits: list[Hit], weight: float) -> float:
     return weight * sum(1 + 0.1 * min(len(p.split()) - 1, 3) for p in sorted(phrases))
 
 
-def _evidence(reading: TicketReading, index: int) -> tuple[str, ...]:
+def _lifted(scenario: Scenario, several: bool, policy: Policy) -> Scenario:
+    """The row a scenario takes when several users are affected (its P0 row), else itself."""
+    if several and scenario.several_users:
+        return policy.scenario(scenario.several_users)
+    return scenario
+
+
+def _severity(match: ScenarioMatch, index: dict[str, int]) -> tuple[float, ...]:
+    """Most severe first: priority, shorter response target, legal duty, stronger evidence."""
+    row = match.row or match.scenario
+    return (
+        row.priority.rank,
+        row.response_seconds,
+        0 if row.legal else 1,
+        -round(match.score, 6),
+        index[match.scenario.id],
+    )
+
+
+def detect_scenario(
+    package: EscalationPackage,
+    policy: Policy,
+    reading: TicketReading | None = None,
+    several: bool | None = None,
+) -> ScenarioMatch:
+    """Every scenario the customer's words support, and the category; the most severe decides.
+
+    A category that names a scenario exactly is one more candidate (it decides when the words
+    show nothing more severe); an area label only speaks when the words name no scenario. A
+    problem several users share is ranked by its P0 row.
+    """
+    reading = reading or read_ticket(package, policy)
+    compiled = policy.compiled
+    if several is None:
+        several = detect_several_users(package, policy, reading) is not None
+    candidates: list[ScenarioMatch] = []
+    for index, hits in _resolved(reading, policy).items():
+        scenario = policy.scenarios[index]
+        candidates.append(
+            ScenarioMatch(
+                scenario,
+                "text",
+                _evidence_of(reading, hits),
+                _score(hits, scenario.weight),
+                row=_lifted(scenario, several, policy),
+            )
+        )
+    category = normalise_category(package.ticket.category or "")
+    exact = compiled.category_index.get(category)
+    if exact is not None and all(c.scenario is not policy.scenarios[exact] for c in candidates):
+        scenario = policy.scenarios[exact]
+        candidates.append(
+            ScenarioMatch(
+                scenario,
+                "category",
+                (package.ticket.category or "",),
+                0.0,
+                row=_lifted(scenario, several, policy),
+            )
+        )
+    if not candidates:
+        hint = compiled.hint_index.get(category)
+        if hint is not None:
+            scenario = policy.scenarios[hint]
+            match = ScenarioMatch(scenario, "hint", (package.ticket.category or "",), 0.0)
+        else:
+            match = ScenarioMatch(policy.fallback, "fallback", (), 0.0)
+        return ScenarioMatch(match.scenario, match.source, match.evidence, 0.0, (match,))
+    ordered = sorted(candidates, key=lambda m: _severity(m, compiled.scenario_index))
+    best = ordered[0]
+    return ScenarioMatch(
+        best.scenario, best.source, best.evidence, best.score, tuple(ordered), best.row
+    )
+
+
+def _evidence_of(reading: TicketReading, hits: list[Hit]) -> tuple[str, ...]:
     seen: dict[str, None] = {}
-    for hit in reading.hits.get(index, []):
+    for hit in hits:
         seen.setdefault(reading.text.original(hit.start, hit.end), None)
     return tuple(seen)
 
 
-def _best(reading: TicketReading, policy: Policy, indexes: list[int]) -> tuple[int, float] | None:
-    """Highest score; ties go to the more severe priority, then to the earlier scenario."""
-    best: tuple[float, int, int] | None = None
-    for index in indexes:
-        scenario = policy.scenarios[index]
-        score = _score(reading.hits[index], scenario.weight)
-        key = (round(score, 6), -scenario.priority.rank, -index)
-        if best is None or key > best:
-            best = key
-    if best is None:
-        return None
-    return -best[2], best[0]
-
-
-def detect_scenario(
-    package: EscalationPackage, policy: Policy, reading: TicketReading | None = None
-) -> ScenarioMatch:
-    """The scenario from the category when it names one, else from the customer's words.
-
-    Legal/compliance signals win over both: a GDPR request filed as "account_cancellation" is
-    still a GDPR request with a statutory deadline.
-    """
-    reading = reading or read_ticket(package, policy)
-    compiled = policy.compiled
-    legal = [i for i in compiled.legal_scenarios if i in reading.hits]
-    if legal:
-        index, score = _best(reading, policy, legal)  # type: ignore[misc]
-        return ScenarioMatch(policy.scenarios[index], "text", _evidence(reading, index), score)
-
-    category = package.ticket.category
-    if category:
-        index_or_none = compiled.category_index.get(normalise_category(category))
-        if index_or_none is not None:
-            return ScenarioMatch(policy.scenarios[index_or_none], "category", (category,), 0.0)
-
-    found = _best(reading, policy, list(reading.hits))
-    if found is None:
-        return ScenarioMatch(policy.fallback, "fallback", (), 0.0)
-    index, score = found
-    return ScenarioMatch(policy.scenarios[index], "text", _evidence(reading, index), score)
+def _confidence(match: ScenarioMatch) -> float:
+    """How sure triage is: strong words near 1, a category alone 0.6, an area label 0.35, nothing
+    at all 0.2 (a human classifies it)."""
+    if match.source == "fallback":
+        return 0.2
+    if match.source == "hint":
+        return 0.35
+    if match.source == "category":
+        return 0.6
+    return round(0.5 + 0.45 * match.score / (match.score + 1.5), 2)
 
 
 def route(scenario: Scenario, policy: Policy) -> str:
@@ -173,18 +273,23 @@ def route(scenario: Scenario, policy: Policy) -> str:
 
 
 def detect_several_users(
-    package: EscalationPackage, policy: Policy, reading: TicketReading | None = None
+    package: EscalationPackage,
+    policy: Policy,
+    reading: TicketReading | None = None,
+    known: KnownSolution | None = None,
 ) -> str | None:
     """Why we believe several users are affected, or None.
 
     From the technical context (affected users), from recent reports of the same error by other
-    users, or from the customer's words ("all our clients", "not just me").
+    users, or from the customer's words ("all our clients", "not just me"). Recent reports of an
+    error an approved known solution answers are not an incident: the solution explains them,
+    so they do not lift the ticket (the customer's words and the affected-user count still do).
     """
     threshold = policy.modifiers.several_users_min_reports
     affected = package.technical_context.affected_users
     if affected is not None and affected >= threshold:
         return f"{affected} users affected"
-    if package.recent_reports >= threshold:
+    if package.recent_reports >= threshold and known is None:
         window = policy.modifiers.several_users_window
         reports = package.recent_reports
         return f"{reports} other users reported the same problem in the last {window}"
@@ -200,6 +305,7 @@ def set_priority(
     policy: Policy,
     match: ScenarioMatch,
     reading: TicketReading | None = None,
+    known: KnownSolution | None = None,
 ) -> PriorityOutcome:
     """Step 3: the scenario's priority, then the modifiers.
 
@@ -222,7 +328,7 @@ def set_priority(
         team = policy.team(scenario.team).display_name
         notes.append(f"Premium customer's request: handled personally by the {team}")
 
-    several = detect_several_users(package, policy, reading)
+    several = detect_several_users(package, policy, reading, known)
     if several and scenario.several_users:
         scenario = policy.scenario(scenario.several_users)
         notes.append(f"Several users affected ({several}): treated as {scenario.label.lower()}")
@@ -410,15 +516,22 @@ def triage(package: EscalationPackage, policy: Policy) -> TriageDecision:
     """The whole decision (DESIGN Contract 2) for one escalation package."""
     reading = read_ticket(package, policy)
     match = detect_scenario(package, policy, reading)
-    outcome = set_priority(package, policy, match, reading)
-    legal_terms = find_legal_terms(reading, policy)
     known = match_known_solution(
-        outcome.scenario.id,
+        match.scenario.id,
         package.technical_context.error_code,
         package.ticket.text,
         package.known_solutions,
         policy.de_escalation.symptom_overlap,
     )
+    if known is not None and package.recent_reports >= policy.modifiers.several_users_min_reports:
+        match = detect_scenario(
+            package,
+            policy,
+            reading,
+            detect_several_users(package, policy, reading, known) is not None,
+        )
+    outcome = set_priority(package, policy, match, reading, known)
+    legal_terms = find_legal_terms(reading, policy)
     triggers = evaluate_triggers(
         package, policy, reading, outcome.meaning_priority, legal_terms, known
     )
@@ -439,12 +552,17 @@ def triage(package: EscalationPackage, policy: Policy) -> TriageDecision:
         phrase = at_stake.phrase[:1].upper() + at_stake.phrase[1:]
         reasons.append(f"{phrase} (high emotional value)")
     reasons.append(scenario.impact or scenario.label)
+    if match.source == "fallback":
+        reasons.append(
+            "Unclassified: nothing in the ticket names a scenario - a human classifies it"
+        )
     if match.source == "text" and package.ticket.category:
         filed = policy.compiled.category_index.get(normalise_category(package.ticket.category))
         if filed is not None and policy.scenarios[filed].id != match.scenario.id:
-            reasons.append(
-                f"Legal/compliance language overrides the category '{package.ticket.category}'"
-            )
+            reasons.append(f"The customer's words outrank the category '{package.ticket.category}'")
+    also = _also_mentioned(match, scenario)
+    if also:
+        reasons.append("Also mentioned: " + ", ".join(also))
     reasons.extend(outcome.notes)
     if "angry" in outcome.raised_by:
         raised_to = outcome.priority.value
@@ -481,4 +599,30 @@ def triage(package: EscalationPackage, policy: Policy) -> TriageDecision:
         at_stake=at_stake.phrase if at_stake else None,
         headline=_headline(scenario, package.premium, sentiment.angry, bool(quotes), escalate),
         known_solution=known,
+        language=reading.language,
+        confidence=_confidence(match),
+        evidence=[_as_evidence(m) for m in match.considered],
+        also_mentioned=also,
+    )
+
+
+def _also_mentioned(match: ScenarioMatch, decided: Scenario) -> list[str]:
+    """The other issues the words raise, by label, for the agent's summary."""
+    labels: dict[str, None] = {}
+    for other in match.considered:
+        if other.source == "text" and other.scenario.id not in (match.scenario.id, decided.id):
+            if other.scenario.label != decided.label:
+                labels.setdefault(other.scenario.label.lower(), None)
+    return list(labels)[:4]
+
+
+def _as_evidence(match: ScenarioMatch) -> ScenarioEvidence:
+    row = match.row or match.scenario
+    return ScenarioEvidence(
+        scenario=match.scenario.id,
+        team=row.team,  # type: ignore[arg-type]
+        priority=row.priority,
+        source=match.source,
+        phrases=list(match.evidence)[:6],
+        score=round(match.score, 3),
     )
