@@ -152,6 +152,7 @@ _IDIOMS_BODY = (
     r"shoot(?:ing)? (?:a|the|our|my|some)|shot (?:a|the|some)|fire (?:emoji|photos)|"
     r"haunted house|fake blood|zombies?|chainsaw|pain in the (?:neck|butt)|no pressure|"
     r"not the end of the world|not (?:at all |really |that |super )?urgent|no (?:rush|hurry)|"
+    r"(?:dont|do not|no need to) (?:worry|panic)|no worries|"
     r"not (?:a )?(?:big deal|priority)|(?:there is |theres )?no (?:big )?(?:panic|stress)"
 )
 _BANGS = re.compile(r"!{2,}|\?!|!\?")
@@ -261,8 +262,14 @@ def assess_sentiment(
     text: str,
     thresholds: SentimentThresholds | None = None,
     markers: SentimentMarkers | None = None,
+    complaint: bool = True,
 ) -> Sentiment:
-    """Label the customer's mood in words an agent reads (see the module docstring)."""
+    """Label the customer's mood in words an agent reads (see the module docstring).
+
+    ``complaint`` says whether the ticket describes a problem: without one, capitals and "!!!"
+    only raise the voice of a sentence that carries negative words of its own ("HOW DO I ADD
+    MUSIC???" is eagerness; anger needs a complaint).
+    """
     limits = thresholds or SentimentThresholds()
     words = markers or ENGLISH
     anger: list[str] = []
@@ -285,6 +292,8 @@ def assess_sentiment(
         delighted = delighted or delight
         if not found_anger and (delight or words.gratitude.search(lowered)):
             continue  # capitals and "!!!" here are excitement or emphatic thanks
+        if not complaint and not found_anger and not words.frustration.search(lowered):
+            continue  # nothing to complain about: loud, not angry
         shouted, counted = _shouted(sentence)
         loud_words += shouted
         all_words += counted

@@ -125,9 +125,11 @@ def read_ticket(package: EscalationPackage, policy: Policy) -> TicketReading:
     now, earlier, message = customer_words(package)
     language = detect_language(now, compiled.languages)
     reader = compiled.reader(language)
+    scan = reader.scan(Text.of(now))
+    complaint = any(policy.scenarios[i].kind == "problem" for i in scan.scenarios)
     return TicketReading(
-        scan=reader.scan(Text.of(now)),
-        sentiment=assess_sentiment(now, compiled.thresholds, reader.markers),
+        scan=scan,
+        sentiment=assess_sentiment(now, compiled.thresholds, reader.markers, complaint),
         language=reader.language,
         message=message,
         context=reader.scan(Text.of(earlier)) if earlier else None,
@@ -180,12 +182,13 @@ def _lifted(scenario: Scenario, several: bool, policy: Policy) -> Scenario:
 
 
 def _severity(match: ScenarioMatch, index: dict[str, int]) -> tuple[float, ...]:
-    """Most severe first: priority, shorter response target, legal duty, stronger evidence."""
+    """Most severe first: priority, then a legal duty (a threatened lawsuit outranks the fault it
+    is about, at the same priority), shorter response target, stronger evidence."""
     row = match.row or match.scenario
     return (
         row.priority.rank,
-        row.response_seconds,
         0 if row.legal else 1,
+        row.response_seconds,
         -round(match.score, 6),
         index[match.scenario.id],
     )
@@ -264,6 +267,27 @@ def _confidence(match: ScenarioMatch) -> float:
     if match.source == "category":
         return 0.6
     return round(0.5 + 0.45 * match.score / (match.score + 1.5), 2)
+
+
+def find_known_solution(
+    package: EscalationPackage, policy: Policy, match: ScenarioMatch
+) -> KnownSolution | None:
+    """An approved solution for the decided scenario, or for another one the words support at
+    the same priority (never one that would answer a less severe issue than the decided one)."""
+    decided = (match.row or match.scenario).priority
+    for candidate in (match, *match.considered):
+        if (candidate.row or candidate.scenario).priority is not decided:
+            continue
+        known = match_known_solution(
+            candidate.scenario.id,
+            package.technical_context.error_code,
+            package.ticket.text,
+            package.known_solutions,
+            policy.de_escalation.symptom_overlap,
+        )
+        if known is not None:
+            return known
+    return None
 
 
 def route(scenario: Scenario, policy: Policy) -> str:
@@ -361,12 +385,34 @@ def set_priority(
     )
 
 
+# A quote must not end on a word that needs its object ("due on" -> "due on Friday").
+_DANGLING = frozenset(
+    "on by in at this next the a an before until till for of to due from within around".split()
+)
+_NEXT_WORD = re.compile(r" ?([^\W_][\w/:-]*)")
+
+
+def _whole_phrase(norm: str, start: int, end: int) -> tuple[int, int]:
+    """Extend a match that ends on a dangling word by up to two words in the same clause."""
+    for _ in range(2):
+        words = norm[start:end].split()
+        if not words or words[-1] not in _DANGLING:
+            break
+        following = _NEXT_WORD.match(norm, end)
+        if following is None:
+            break
+        end = following.end()
+    return start, end
+
+
 def detect_time_sensitivity(text: str | Text | TicketReading, policy: Policy) -> list[str]:
-    """The customer's own words that put a clock on the ticket ("anniversary this weekend")."""
+    """The customer's own words that put a clock on the ticket ("anniversary this weekend"),
+    each a whole phrase."""
     scan = _scan(text, policy)
     quotes: dict[str, None] = {}
     for hit in scan.phrases.get(TIME_PHRASES, []):
-        quotes.setdefault(scan.text.original(hit.start, hit.end).strip(), None)
+        start, end = _whole_phrase(scan.text.norm, hit.start, hit.end)
+        quotes.setdefault(scan.text.original(start, end).strip(), None)
     return list(quotes)[:3]
 
 
@@ -516,13 +562,7 @@ def triage(package: EscalationPackage, policy: Policy) -> TriageDecision:
     """The whole decision (DESIGN Contract 2) for one escalation package."""
     reading = read_ticket(package, policy)
     match = detect_scenario(package, policy, reading)
-    known = match_known_solution(
-        match.scenario.id,
-        package.technical_context.error_code,
-        package.ticket.text,
-        package.known_solutions,
-        policy.de_escalation.symptom_overlap,
-    )
+    known = find_known_solution(package, policy, match)
     if known is not None and package.recent_reports >= policy.modifiers.several_users_min_reports:
         match = detect_scenario(
             package,
