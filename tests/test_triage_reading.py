@@ -84,7 +84,7 @@ def test_a_legal_disclaimer_is_not_legal_language(policy: Policy) -> None:
     assert "legal_compliance" not in decision.triggers
 
 
-# ---- 2. Every issue in the ticket: the most severe decides ----------------------------------------
+# ---- 2. Every issue in the ticket: the most severe decides --------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -132,7 +132,7 @@ def test_the_summary_names_the_other_issues(policy: Policy) -> None:
     assert also and "feature request" in also[0].lower(), decision.reasons
 
 
-# ---- 3. The category is a hint -------------------------------------------------------------------
+# ---- 3. The category is a hint ------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -179,7 +179,7 @@ def test_an_exact_category_decides_when_the_text_shows_nothing_more_severe(
     assert (decision.team, decision.scenario) == ("product", "feature_request")
 
 
-# ---- 5. Negation, resolution and hypotheticals ---------------------------------------------------
+# ---- 5. Negation, resolution and hypotheticals --------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -212,7 +212,7 @@ def test_i_did_not_click_is_not_a_compromise(policy: Policy) -> None:
     assert decision.priority is not None and decision.priority.rank >= Priority.P1.rank
 
 
-# ---- 7. Threats of harm and child safety ----------------------------------------------------------
+# ---- 7. Threats of harm and child safety --------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -243,7 +243,7 @@ def test_a_childs_photo_with_identifying_details_without_a_threat_is_legal_p1(
     assert row(decision) == (True, "legal", "P1"), (decision.scenario, decision.reasons)
 
 
-# ---- 8. Confidence, evidence and a safe fallback ---------------------------------------------------
+# ---- 8. Confidence, evidence and a safe fallback ------------------------------------------------
 
 
 def test_the_decision_carries_confidence_and_evidence(policy: Policy) -> None:
@@ -264,7 +264,7 @@ def test_a_ticket_nothing_explains_goes_to_a_human_to_classify(policy: Policy) -
     assert any("classify" in r.lower() for r in decision.reasons)
 
 
-# ---- 10. What the customer said, quoted right --------------------------------------------------
+# ---- 10. What the customer said, quoted right ---------------------------------------------------
 
 
 @pytest.mark.parametrize(

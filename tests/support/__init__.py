@@ -1,1 +1,1 @@
-"""Helpers shared by test modules (imported as ``support``: pytest puts tests/ on the path), never from a test module."""
+"""Helpers shared by test modules, imported as ``support`` (pytest puts tests/ on the path)."""
