@@ -7,11 +7,27 @@ wrote now: enough to tell seven languages apart, and it keeps triage above 1,000
 
 from __future__ import annotations
 
+import re
 from functools import cache
 from typing import Any
 
 DEFAULT = "en"
 SAMPLE_CHARS = 400
+
+# Function words no other supported language writes (so not "is", "in", "was", "of", "on",
+# "die"...). A text where they are a fifth of the words is English without asking the model:
+# most tickets are, and the model costs more than the rest of triage.
+_ENGLISH_ONLY = frozenset(
+    "the and my you your to with have has this that what were it for can not are please "
+    "thanks would could im dont cant didnt its there they we our will just".split()
+)
+_TOKEN = re.compile(r"[a-z]+(?:'[a-z]+)?")
+
+
+def _plainly_english(sample: str) -> bool:
+    tokens = [t.replace("'", "") for t in _TOKEN.findall(sample.lower())]
+    hits = sum(t in _ENGLISH_ONLY for t in tokens)
+    return hits >= 4 and hits * 5 >= len(tokens)
 
 
 @cache
@@ -26,9 +42,10 @@ def _detector(languages: tuple[str, ...]) -> Any:
 
 def detect_language(text: str, languages: tuple[str, ...]) -> str:
     """The ISO 639-1 code of ``text`` among ``languages`` (English when unsure or alone)."""
-    if len(languages) < 2 or sum(c.isalpha() for c in text[:SAMPLE_CHARS]) < 12:
+    sample = text[:SAMPLE_CHARS]
+    if len(languages) < 2 or sum(c.isalpha() for c in sample) < 12 or _plainly_english(sample):
         return DEFAULT
-    found = _detector(tuple(sorted(languages))).detect_language_of(text[:SAMPLE_CHARS])
+    found = _detector(tuple(sorted(languages))).detect_language_of(sample)
     if found is None:
         return DEFAULT
     code = found.iso_code_639_1.name.lower()

@@ -118,11 +118,12 @@ def match_known_solution(
     neither never matches (it would swallow its whole scenario).
     """
     code = (error_code or "").strip().upper()
-    words = set(terms(ticket_text))
+    candidates = [solution for solution in known if solution.scenario == scenario]
+    if not candidates:
+        return None
+    words = set(terms(ticket_text)) if any(not s.error_code for s in candidates) else set()
     best: tuple[float, KnownSolution] | None = None
-    for solution in known:
-        if solution.scenario != scenario:
-            continue
+    for solution in candidates:
         if solution.error_code:
             if solution.error_code.strip().upper() != code:
                 continue

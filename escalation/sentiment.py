@@ -272,33 +272,34 @@ def assess_sentiment(
     """
     limits = thresholds or SentimentThresholds()
     words = markers or ENGLISH
-    anger: list[str] = []
-    frustration: list[str] = []
-    delighted = polite = bangs = False
+    folded = _normalise(text)
+    if words.idioms is not None:
+        folded = words.idioms.sub(" ", folded)
+    anger = words.anger.findall(folded)
+    frustration = words.frustration.findall(folded)
+    polite = words.polite.search(folded) is not None
+    delighted = words.delight.search(folded) is not None
+    bangs = False
     loud_words = all_words = loud_sentences = 0
-    plain: list[str] = []
     for sentence in _SENTENCE_SPLIT.split(text):
-        if not sentence.strip():
-            continue
-        lowered = _normalise(sentence)
-        if words.idioms is not None:
-            lowered = words.idioms.sub(" ", lowered)
-        plain.append(lowered)
-        found_anger = words.anger.findall(lowered)
-        anger.extend(found_anger)
-        frustration.extend(words.frustration.findall(lowered))
-        polite = polite or words.polite.search(lowered) is not None
-        delight = words.delight.search(lowered) is not None
-        delighted = delighted or delight
-        if not found_anger and (delight or words.gratitude.search(lowered)):
-            continue  # capitals and "!!!" here are excitement or emphatic thanks
-        if not complaint and not found_anger and not words.frustration.search(lowered):
-            continue  # nothing to complain about: loud, not angry
         shouted, counted = _shouted(sentence)
+        bang = _BANGS.search(sentence) is not None
+        if shouted or bang:
+            # Amplifiers take the mood of their sentence: read it alone (rare, so not costly).
+            lowered = _normalise(sentence)
+            if words.idioms is not None:
+                lowered = words.idioms.sub(" ", lowered)
+            angry_words = words.anger.search(lowered) is not None
+            if not angry_words and (
+                words.delight.search(lowered) or words.gratitude.search(lowered)
+            ):
+                continue  # capitals and "!!!" here are excitement or emphatic thanks
+            if not complaint and not angry_words and not words.frustration.search(lowered):
+                continue  # nothing to complain about: loud, not angry
         loud_words += shouted
         all_words += counted
         loud_sentences += shouted >= 2 or (shouted >= 1 and shouted == counted)
-        bangs = bangs or _BANGS.search(sentence) is not None
+        bangs = bangs or bang
 
     anger_markers = list(_distinct(anger))
     shouting = 2 if all_words >= 4 and loud_words * 2 > all_words else int(loud_sentences > 0)
@@ -308,7 +309,7 @@ def assess_sentiment(
         anger_markers.append("!!!")
     anger_points = len(anger_markers) + (1 if shouting == 2 else 0)
     frustration_markers = _distinct(frustration)
-    tone = _tone(plain) if words.english else 0.0
+    tone = _tone(_SENTENCE_SPLIT.split(folded)) if words.english else 0.0
 
     angry = anger_points >= limits.angry_points or (anger_points >= 1 and tone <= limits.angry_tone)
     if angry:
