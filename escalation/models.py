@@ -244,7 +244,7 @@ class ScenarioEvidence(Model):
     scenario: str
     team: Team
     priority: Priority  # the scenario's row, after the several-users lift
-    source: Literal["text", "category", "hint", "fallback"]
+    source: Literal["text", "category", "context", "hint", "fallback"]
     phrases: list[str] = Field(default_factory=list)
     score: float = 0.0
 

@@ -26,6 +26,7 @@ from escalation.language import detect_language
 from escalation.learning import match_known_solution
 from escalation.matching import (
     AT_STAKE_NOUNS,
+    HYPOTHETICAL,
     LEGAL_TERMS,
     RESOLUTION,
     SEVERAL_USERS,
@@ -73,7 +74,7 @@ class TicketReading:
 @dataclass(frozen=True, slots=True)
 class ScenarioMatch:
     scenario: Scenario
-    source: Literal["category", "text", "hint", "fallback"]
+    source: Literal["category", "text", "context", "hint", "fallback"]
     evidence: tuple[str, ...]  # the customer's words that matched, in order
     score: float
     # Every scenario considered, most severe first (this one among them).
@@ -107,16 +108,47 @@ _THREAD_SUBJECT = re.compile(
 )
 
 
+_FORWARD_SUBJECT = re.compile(r"^\s*(?:fwd?|wg|tr|enc|i|doorst)\s*:", re.IGNORECASE)
+
+
 def customer_words(package: EscalationPackage) -> tuple[str, str, Message]:
-    """(what the customer wrote now, the earlier thread, the split message) of a ticket."""
+    """(what the customer wrote now, the thread it answers, the split message).
+
+    A reply's subject and its quoted history are the thread: they may say what a bare follow-up
+    is about. A forwarded mail is something the customer shows us (a scam mail is evidence of a
+    phishing report, not of a compromise): it is neither.
+    """
     ticket = package.ticket
     message = split_message(ticket.description or "")
     subject = ticket.subject or ""
     thread = _THREAD_SUBJECT.match(subject)
-    if thread:
-        context = "\n".join(p for p in (subject[thread.end() :], message.context()) if p)
-        return message.new, context, message
-    return "\n".join(p for p in (subject, message.new) if p), message.context(), message
+    if thread is None:
+        return "\n".join(p for p in (subject, message.new) if p), message.quoted, message
+    earlier = [message.quoted]
+    if not _FORWARD_SUBJECT.match(subject):
+        earlier.insert(0, subject[thread.end() :])
+    return message.new, "\n".join(p for p in earlier if p), message
+
+
+_SENTENCE_END = re.compile(r"[.!?\n]")
+
+
+def _without_hypotheticals(scan: Scan) -> str:
+    """The customer's words for reading their mood, less the sentences that only imagine a
+    problem ("if my account ever got hacked..." is not distress)."""
+    hits = scan.phrases.get(HYPOTHETICAL)
+    if not hits:
+        return scan.text.source
+    norm, pieces, kept = scan.text.norm, [], 0
+    for hit in hits:
+        if hit.start < kept:
+            continue
+        end = _SENTENCE_END.search(norm, hit.end)
+        stop = end.end() if end else len(norm)
+        pieces.append(scan.text.original(kept, hit.start))
+        kept = stop
+    pieces.append(scan.text.original(kept, len(norm)))
+    return " ".join(pieces)
 
 
 def read_ticket(package: EscalationPackage, policy: Policy) -> TicketReading:
@@ -127,9 +159,10 @@ def read_ticket(package: EscalationPackage, policy: Policy) -> TicketReading:
     reader = compiled.reader(language)
     scan = reader.scan(Text.of(now))
     complaint = any(policy.scenarios[i].kind == "problem" for i in scan.scenarios)
+    mood = _without_hypotheticals(scan)
     return TicketReading(
         scan=scan,
-        sentiment=assess_sentiment(now, compiled.thresholds, reader.markers, complaint),
+        sentiment=assess_sentiment(mood, compiled.thresholds, reader.markers, complaint),
         language=reader.language,
         message=message,
         context=reader.scan(Text.of(earlier)) if earlier else None,
@@ -235,6 +268,21 @@ def detect_scenario(
                 row=_lifted(scenario, several, policy),
             )
         )
+    if not candidates and _thread_speaks(reading):
+        context = reading.context
+        assert context is not None
+        for index, hits in context.scenarios.items():
+            scenario = policy.scenarios[index]
+            evidence = tuple(dict.fromkeys(context.text.original(h.start, h.end) for h in hits))
+            candidates.append(
+                ScenarioMatch(
+                    scenario,
+                    "context",
+                    evidence,
+                    _score(hits, scenario.weight),
+                    row=_lifted(scenario, several, policy),
+                )
+            )
     if not candidates:
         hint = compiled.hint_index.get(category)
         if hint is not None:
@@ -248,6 +296,16 @@ def detect_scenario(
     return ScenarioMatch(
         best.scenario, best.source, best.evidence, best.score, tuple(ordered), best.row
     )
+
+
+def _thread_speaks(reading: TicketReading) -> bool:
+    """The quoted thread says what a bare follow-up ("still broken, see below") is about; not
+    when the new words close it (thanks, "found them") or are glad."""
+    if reading.context is None or not reading.context.scenarios:
+        return False
+    if RESOLUTION in reading.scan.phrases or reading.sentiment.label == "positive":
+        return False
+    return True
 
 
 def _evidence_of(reading: TicketReading, hits: list[Hit]) -> tuple[str, ...]:
@@ -266,6 +324,8 @@ def _confidence(match: ScenarioMatch) -> float:
         return 0.35
     if match.source == "category":
         return 0.6
+    if match.source == "context":
+        return 0.45
     return round(0.5 + 0.45 * match.score / (match.score + 1.5), 2)
 
 

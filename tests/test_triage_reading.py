@@ -309,3 +309,15 @@ def test_reports_explained_by_an_approved_solution_do_not_lift_to_widespread(
     assert decision.known_solution is not None and decision.known_solution.id == 7
     assert not decision.escalate, decision.reasons
     assert not decision.several_users
+
+
+def test_a_bare_follow_up_is_read_against_the_thread_it_answers(policy: Policy) -> None:
+    decision = decide(
+        policy,
+        "Re: Album shows 0 photos",
+        "Any news? Still the same here.\n\n"
+        "On Tue, 4 Mar 2025 at 08:00, Robin <robin@example.com> wrote:\n"
+        "> My album 'Lisbon 2024' suddenly shows 0 photos, all 240 pictures are gone.",
+    )
+    assert (decision.team, decision.priority) == ("engineering", Priority.P1), decision.reasons
+    assert decision.evidence[0].source == "context"
