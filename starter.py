@@ -10,7 +10,8 @@ start, signal and update runs by the same rules and report failures the same way
   satisfaction TICKET_ID SCORE [--comment C]
   respond TICKET_ID --agent A [--note N]          first human response
   wait-customer TICKET_ID [--agent A] [--question Q]  pause until the customer replies
-  reassign TICKET_ID TEAM [--reason R] [--agent A]
+  reassign TICKET_ID [TEAM] [--priority P] [--reason R] [--agent A]
+                        another team and/or priority (recorded as a correction of triage)
   resolve TICKET_ID --agent A --resolution TEXT [--unnecessary]
   metrics [--since 30d] [--json]   the seed's escalation metrics, each with its target
   kb list [--status S] [--json] | kb show ID | kb approve ID [--agent A] | kb reject ID
@@ -52,6 +53,7 @@ from escalation.models import (
     EscalationPackage,
     InvalidPayload,
     Model,
+    Priority,
     TicketPayload,
     parse_payload,
 )
@@ -133,7 +135,11 @@ def message_for(args: argparse.Namespace) -> tuple[str, Model]:
         case "wait-customer":
             return "wait_on_customer", WaitOnCustomer(agent=agent, question=args.question)
         case "reassign":
-            return "reassign", Reassign(team=args.team, reason=args.reason, agent=agent)
+            if args.team is None and args.priority is None:
+                raise UsageError("reassign needs a TEAM, a --priority, or both")
+            return "reassign", Reassign(
+                team=args.team, priority=args.priority, reason=args.reason, agent=agent
+            )
         case "resolve":
             return "resolve", ResolveInput(
                 agent=agent, resolution=args.resolution, escalation_necessary=not args.unnecessary
@@ -189,9 +195,14 @@ def parser() -> argparse.ArgumentParser:
     wait.add_argument("ticket_id")
     wait.add_argument("--agent", help="default: $ESCALATION_AGENT or your user name")
     wait.add_argument("--question")
-    reassign = verbs.add_parser("reassign", help="hand the ticket to another team")
+    reassign = verbs.add_parser(
+        "reassign", help="hand the ticket to another team and/or change its priority"
+    )
     reassign.add_argument("ticket_id")
-    reassign.add_argument("team")
+    reassign.add_argument("team", nargs="?", help="default: keep the team")
+    reassign.add_argument(
+        "--priority", choices=[p.value for p in Priority], help="default: keep the priority"
+    )
     reassign.add_argument("--reason")
     reassign.add_argument("--agent", help="default: $ESCALATION_AGENT or your user name")
     resolve_cli = verbs.add_parser("resolve", help="resolve the escalation")

@@ -52,15 +52,44 @@ class EscalationInput(Model):
     continue_as_new_after_events: int | None = None
 
 
+class TriageCorrection(Model):
+    """An agent's correction of triage — a reassign to another team, a priority change — kept
+    as a labelled example (`triage_corrections`): the payload triage decided on, what it
+    decided, and what the agent set. `key` (workflow, episode, sequence) makes it one row
+    however often the write is retried or replayed."""
+
+    key: str
+    ticket_id: str
+    workflow_id: str
+    # The escalation episode: the first run's id, kept across continue-as-new.
+    episode_id: str
+    run_id: str
+    sequence: int
+    # Contract 1 as triage saw it: the intake payload with the context Step 1 gathered.
+    payload: TicketPayload
+    triage_team: str | None
+    triage_priority: Priority | None
+    triage_scenario: str | None
+    previous_team: str
+    previous_priority: Priority
+    team: str
+    priority: Priority
+    agent: str | None = None
+    reason: str | None = None
+    corrected_at: UtcDatetime
+
+
 class PendingWork(Model):
-    """Something a message handler left for the loop: a log event to write, or a customer
-    reply to assess. Carried across continue-as-new, so nothing is lost in between."""
+    """Something a message handler left for the loop: a log event to write (with the agent's
+    correction it records, if any), or a customer reply to assess. Carried across
+    continue-as-new, so nothing is lost in between."""
 
     kind: Literal["log", "assess_reply"]
     action: str = ""
     event: dict[str, Any] = Field(default_factory=dict)
     key: str = ""
     text: str = ""
+    correction: TriageCorrection | None = None
 
 
 class MonitoringSnapshot(Model):
@@ -160,11 +189,14 @@ class WaitOnCustomer(Model):
 
 
 class Reassign(Model):
-    """`reassigned` signal / `reassign` update: a new team, with new deadlines and alerts."""
+    """`reassigned` signal / `reassign` update: a new team and/or a new priority, with the
+    deadlines recomputed (a new team restarts the response clock and is alerted). Either may
+    be left out to keep the current one; a request that changes neither is refused."""
 
-    team: str
+    team: str | None = None
     reason: str | None = None
     agent: str | None = None
+    priority: Priority | None = None
 
 
 class ReplyAssessment(Model):
@@ -211,12 +243,14 @@ class AssignmentInput(Model):
 
 
 class LogEntry(Model):
-    """Step 7: one escalation_log event; `key` makes a retried write a no-op."""
+    """Step 7: one escalation_log event; `key` makes a retried write a no-op. An agent's
+    correction of triage is written with its event, in the same transaction."""
 
     key: str
     ticket_id: str
     action: str
     event: dict[str, Any]
+    correction: TriageCorrection | None = None
 
 
 class AlertInput(Model):
@@ -349,6 +383,7 @@ __all__ = [
     "SatisfactionInput",
     "SummaryInput",
     "TicketStatusUpdate",
+    "TriageCorrection",
     "WaitOnCustomer",
     "workflow_id_for",
 ]

@@ -192,6 +192,14 @@ async def test_agent_verbs_drive_the_escalation_and_rejections_exit_2(
     assert unknown.returncode == 2 and "unknown team 'marketing'" in unknown.stderr
     moved = await cli("reassign", ticket_id, "billing", "--reason", "refund asked")
     assert moved.returncode == 0 and json.loads(moved.stdout)["team"] == "billing"
+    nothing = await cli("reassign", ticket_id)
+    assert nothing.returncode == 2 and "needs a TEAM, a --priority, or both" in nothing.stderr
+    lowered = await cli("reassign", ticket_id, "--priority", "P2", "--reason", "not urgent")
+    assert lowered.returncode == 0, lowered.stderr
+    assert (json.loads(lowered.stdout)["team"], json.loads(lowered.stdout)["priority"]) == (
+        "billing",
+        "P2",
+    )
 
     status = json.loads((await cli("status", ticket_id)).stdout)
     assert status["customerReplies"] == 2 and status["paused"] is False

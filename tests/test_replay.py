@@ -4,7 +4,9 @@ non-deterministic change to workflows/ fails the suite instead of stuck runs in 
 Record new histories with `RECORD_HISTORIES=1 make test` after an intended, versioned change.
 Histories recorded before a change stay as they are: they prove that runs in flight at the
 change still replay. `escalated_then_resolved.json` is from before de-escalation closed tickets,
-the `*_step_by_step.json` ones from before Steps 6, 7 and 9 shared one transaction.
+the `*_step_by_step.json` ones from before Steps 6, 7 and 9 shared one transaction;
+`reassigned_and_reprioritised.json` (tests/test_triage_corrections.py) has a reassign with a
+priority, a priority-only reassign and a retried correction write.
 """
 
 from __future__ import annotations

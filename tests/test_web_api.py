@@ -334,6 +334,14 @@ async def test_agent_responds_and_resolves_and_the_workflow_completes(
     )
     assert unknown_team.status_code == 409
     assert "unknown team 'marketing'" in unknown_team.json()["detail"]
+    nothing = await http.post(f"{base}/reassign", json={}, headers=setup.bearer())
+    assert nothing.status_code == 409
+    assert "reassign needs a team or a priority" in nothing.json()["detail"]
+    lowered = await http.post(
+        f"{base}/reassign", json={"priority": "P2", "reason": "not lost"}, headers=setup.bearer()
+    )
+    assert lowered.status_code == 200, lowered.text
+    assert (lowered.json()["team"], lowered.json()["priority"]) == ("engineering", "P2")
 
     resolved = await http.post(
         f"{base}/resolve",

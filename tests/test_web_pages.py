@@ -130,6 +130,17 @@ async def test_forms_post_the_action_and_show_the_workflows_answer(
     page = (await http.get(f"/tickets/{ticket_id}")).text
     assert "Reassign refused: unknown team &#39;marketing&#39;" in page
 
+    form = {"team": "", "priority": "P2", "reason": "a bug, not data loss"}
+    done = await http.post(f"{action}/reassign", data=form, headers=ORIGIN)
+    page = (await http.get(done.headers["location"])).text
+    assert "Reassign: the workflow moved the ticket to engineering (P2)" in page
+
+    async def logged() -> str | None:
+        page = (await http.get(f"/tickets/{ticket_id}")).text
+        return page if "Priority P1 → P2: a bug, not data loss" in page else None
+
+    await eventually(logged)
+
     done = await http.post(f"{action}/respond", data={"note": "On it"}, headers=ORIGIN)
     page = (await http.get(done.headers["location"])).text
     assert "Respond: the workflow accepted it; the escalation is now responded." in page

@@ -236,7 +236,7 @@ async def wait_on_customer(
 @agents.post(
     "/tickets/{ticket_id}/reassign",
     response_model=EscalationStatus,
-    summary="Hand the ticket to another team",
+    summary="Hand the ticket to another team or change its priority",
     responses=AGENT_ERRORS,
 )
 async def reassign(
@@ -245,8 +245,9 @@ async def reassign(
     agent: AgentDep,
     found: Annotated[Services, Depends(services)],
 ) -> EscalationStatus:
-    """The `reassign` update; unknown teams and the current team are refused (409)."""
-    message = Reassign(team=body.team, reason=body.reason, agent=agent.name)
+    """The `reassign` update: a new team and/or priority, recorded as a correction of triage;
+    unknown teams and a request that changes nothing are refused (409)."""
+    message = Reassign(team=body.team, priority=body.priority, reason=body.reason, agent=agent.name)
     return await _act(found, ticket_id, "reassign", message)
 
 

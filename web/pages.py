@@ -26,7 +26,7 @@ from escalation.messages import (
     WaitOnCustomer,
     workflow_id_for,
 )
-from escalation.models import TEAMS, Model
+from escalation.models import TEAMS, Model, Priority
 from web import charts, queries, temporal_ops
 from web.auth import Agent
 from web.guards import SESSION_COOKIE, page_agent, safe_next, same_origin
@@ -201,6 +201,7 @@ async def ticket_page(
             "ack": ack,
             "flash": flash,
             "teams": TEAMS,
+            "priorities": [p.value for p in Priority],
             "priority": priority,
             "priority_mark": priority_indicator(priority),
             "marks": indicators(priority, row.premium, row.time_sensitive) if row else [],
@@ -229,6 +230,7 @@ async def ticket_action(
     note: Annotated[str | None, Form()] = None,
     question: Annotated[str | None, Form()] = None,
     team: Annotated[str | None, Form()] = None,
+    priority: Annotated[str | None, Form()] = None,
     reason: Annotated[str | None, Form()] = None,
     resolution: Annotated[str | None, Form()] = None,
     escalation_necessary: Annotated[str | None, Form()] = None,
@@ -241,7 +243,7 @@ async def ticket_action(
     name, label = ACTIONS[action]
     try:
         message = _message(
-            action, agent, note, question, team, reason, resolution, escalation_necessary
+            action, agent, note, question, team, priority, reason, resolution, escalation_necessary
         )
         answer = await temporal_ops.update(found.temporal, ticket_id, name, message)
     except ValidationError as error:
@@ -265,6 +267,7 @@ def _message(
     note: str | None,
     question: str | None,
     team: str | None,
+    priority: str | None,
     reason: str | None,
     resolution: str | None,
     escalation_necessary: str | None,
@@ -278,8 +281,12 @@ def _message(
             asked = WaitRequest(question=_blank(question))
             return WaitOnCustomer(agent=agent.name, question=asked.question)
         case "reassign":
-            moved = ReassignRequest(team=(team or "").strip(), reason=_blank(reason))
-            return Reassign(team=moved.team, reason=moved.reason, agent=agent.name)
+            moved = ReassignRequest(
+                team=_blank(team), priority=_blank(priority), reason=_blank(reason)
+            )
+            return Reassign(
+                team=moved.team, priority=moved.priority, reason=moved.reason, agent=agent.name
+            )
         case _:
             done = ResolveRequest(
                 resolution=(resolution or "").strip(),

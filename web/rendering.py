@@ -211,10 +211,16 @@ def _describe(action: str, event: dict[str, Any]) -> tuple[str, str, str]:
             )
         case "reassigned":
             reason = _text(event.get("reason"))
+            before, after = event.get("fromPriority"), event.get("toPriority")
+            changes = []
+            if event.get("from") != event.get("to"):
+                changes.append(f"From {_text(event.get('from'))} to {_text(event.get('to'))}")
+            if before != after:
+                changes.append(f"priority {_text(before)} → {_text(after)}")
+            said = "; ".join(changes)
             return (
                 "Reassigned",
-                f"From {_text(event.get('from'))} to {_text(event.get('to'))}"
-                + (f": {reason}" if reason else ""),
+                said[:1].upper() + said[1:] + (f": {reason}" if reason else ""),
                 "info",
             )
         case "priority_changed":

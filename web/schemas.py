@@ -9,7 +9,7 @@ from typing import Annotated
 from pydantic import BeforeValidator, Field, StrictBool
 
 from escalation import models
-from escalation.models import Model, UtcDatetime
+from escalation.models import Model, Priority, UtcDatetime
 
 # PostgreSQL text and jsonb refuse NUL, and the workflow logs what agents and customers write:
 # refuse it at the door (422) rather than leave an activity retrying forever.
@@ -92,10 +92,12 @@ class WaitRequest(Model):
 
 
 class ReassignRequest(Model):
-    """Hand the ticket to another team; the workflow refuses unknown teams (409)."""
+    """Hand the ticket to another team and/or change its priority (either may be left out to
+    keep it); the workflow refuses unknown teams and a request that changes nothing (409)."""
 
-    team: Annotated[str, Field(min_length=1, max_length=64, pattern=NO_NUL)]
+    team: Annotated[str, Field(min_length=1, max_length=64, pattern=NO_NUL)] | None = None
     reason: ShortText | None = None
+    priority: Priority | None = None
 
 
 class ResolveRequest(Model):

@@ -53,9 +53,10 @@ with workflow.unsafe.imports_passed_through():
         SatisfactionInput,
         SummaryInput,
         TicketStatusUpdate,
+        TriageCorrection,
         WaitOnCustomer,
     )
-    from escalation.models import EscalationPackage, TriageDecision
+    from escalation.models import EscalationPackage, Priority, TicketPayload, TriageDecision
     from escalation.quality import QualityReport, run_quality_checks
     from escalation.sla import AlertRecord, AlertSpec, SlaClock, SlaRules, due_alerts, next_wakeup
 
@@ -254,7 +255,8 @@ class EscalationWorkflow:
 
     @workflow.update
     async def reassign(self, reassign: Reassign) -> EscalationStatus:
-        """A new team: new response clock, new alerts to that team."""
+        """A new team and/or priority: deadlines recomputed, alerts to a new team; recorded
+        as a correction of triage."""
         await self._accept(self._check_reassign, reassign)
         self._reassigned(reassign)
         return self.status()
@@ -307,11 +309,20 @@ class EscalationWorkflow:
 
     def _check_reassign(self, reassign: Reassign) -> None:
         self._check_not_resolved()
-        if self._rules is not None and reassign.team not in self._rules.teams:
-            known = ", ".join(self._rules.teams)
+        if reassign.team is None and reassign.priority is None:
+            raise ValueError("reassign needs a team or a priority to change to")
+        rules, clock = self._rules, self._clock
+        if reassign.team is not None and rules is not None and reassign.team not in rules.teams:
+            known = ", ".join(rules.teams)
             raise ValueError(f"unknown team {reassign.team!r} (known: {known})")
-        if self._clock is not None and reassign.team == self._clock.team:
-            raise ValueError(f"ticket {self._ticket_id} is already with {reassign.team}")
+        if clock is not None:
+            team = reassign.team or clock.team
+            priority = reassign.priority or clock.priority
+            if (team, priority) == (clock.team, clock.priority):
+                raise ValueError(
+                    f"ticket {self._ticket_id} is already with {team}"
+                    + (f" as {priority}" if reassign.priority else "")
+                )
 
     def _check_resolve(self, resolution: ResolveInput) -> None:
         self._check_agent(resolution)
@@ -657,29 +668,73 @@ class EscalationWorkflow:
         self._record("waiting_on_customer", {"agent": wait.agent, "question": wait.question})
 
     def _reassigned(self, reassign: Reassign) -> None:
+        """A new team and/or priority: the clock retargets (a new team restarts the response
+        clock and is alerted), and the change is recorded as a correction of triage."""
         clock, rules = self._require_clock()
         now = workflow.now()
-        previous = clock.team
-        clock.retarget(team=reassign.team, priority=clock.priority, rules=rules, now=now)
+        previous, previous_priority = clock.team, clock.priority
+        team = reassign.team or clock.team
+        priority = reassign.priority or clock.priority
+        clock.retarget(team=team, priority=priority, rules=rules, now=now)
         clock.last_agent_activity_at = now
         clock.progress(now)
-        self._alert(
-            AlertSpec(
-                key=f"{self._ticket_id}:reassigned:g{clock.generation}",
-                kind="reassigned",
-                headline=f"Reassigned to you from {previous}",
-                details={"reason": reassign.reason or ""},
-            ),
-            now,
-        )
-        self._record(
+        if team != previous:
+            self._alert(
+                AlertSpec(
+                    key=f"{self._ticket_id}:reassigned:g{clock.generation}",
+                    kind="reassigned",
+                    headline=f"Reassigned to you from {previous}",
+                    details={"reason": reassign.reason or ""},
+                ),
+                now,
+            )
+        work = self._record(
             "reassigned",
             {
                 "from": previous,
-                "to": reassign.team,
+                "to": team,
+                "fromPriority": previous_priority,
+                "toPriority": priority,
                 "reason": reassign.reason,
                 "agent": reassign.agent,
             },
+        )
+        work.correction = self._correction(reassign, previous, previous_priority, clock)
+
+    def _correction(
+        self, reassign: Reassign, previous: str, previous_priority: Priority, clock: SlaClock
+    ) -> TriageCorrection:
+        """The labelled example an agent's reassign makes: the payload triage decided on,
+        what it decided, what the agent set. Keyed by the workflow, the escalation episode
+        and the log event's sequence number: stable across retries, replays and
+        continue-as-new."""
+        package, decision = self._package, self._decision
+        assert package is not None and decision is not None
+        info = workflow.info()
+        episode = info.first_execution_run_id
+        return TriageCorrection(
+            key=f"{info.workflow_id}:{episode}:correction:{clock.log_seq}",
+            ticket_id=self._ticket_id,
+            workflow_id=info.workflow_id,
+            episode_id=episode,
+            run_id=info.run_id,
+            sequence=clock.log_seq,
+            payload=TicketPayload(
+                ticket=package.ticket,
+                customer=package.customer,
+                history=package.history,
+                technical_context=package.technical_context,
+            ),
+            triage_team=decision.team,
+            triage_priority=decision.priority,
+            triage_scenario=decision.scenario,
+            previous_team=previous,
+            previous_priority=previous_priority,
+            team=clock.team,
+            priority=clock.priority,
+            agent=reassign.agent,
+            reason=reassign.reason,
+            corrected_at=workflow.now(),
         )
 
     def _resolved(self, resolution: ResolveInput) -> None:
@@ -693,7 +748,7 @@ class EscalationWorkflow:
         while self._work and (all_of_it or not self._should_continue_as_new()):
             item = self._work.pop(0)
             if item.kind == "log":
-                await self._log(item.action, item.event, item.key)
+                await self._log(item.action, item.event, item.key, item.correction)
             else:
                 await self._assess_reply(item.text)
 
@@ -759,7 +814,7 @@ class EscalationWorkflow:
         finally:
             self._alerts_in_flight -= 1
 
-    def _record(self, action: str, details: dict[str, object]) -> None:
+    def _record(self, action: str, details: dict[str, object]) -> PendingWork:
         """Queue an escalation_log event; the loop writes it (an activity)."""
         clock, _ = self._require_clock()
         clock.log_seq += 1
@@ -769,9 +824,9 @@ class EscalationWorkflow:
             "timestamp": workflow.now().isoformat(),
             **details,
         }
-        self._work.append(
-            PendingWork(kind="log", action=action, event=event, key=f"{action}:{clock.log_seq}")
-        )
+        work = PendingWork(kind="log", action=action, event=event, key=f"{action}:{clock.log_seq}")
+        self._work.append(work)
+        return work
 
     def _require_clock(self) -> tuple[SlaClock, SlaRules]:
         assert self._clock is not None and self._rules is not None, "monitoring not started"
@@ -1015,20 +1070,34 @@ class EscalationWorkflow:
         if state in (EscalationStateName.RESOLVED, EscalationStateName.AUTO_RESPONSE):
             workflow.set_current_details(f"Finished: {state.value}.")
 
-    async def _log(self, action: str, event: dict[str, object], key: str | None = None) -> None:
+    async def _log(
+        self,
+        action: str,
+        event: dict[str, object],
+        key: str | None = None,
+        correction: TriageCorrection | None = None,
+    ) -> None:
         await workflow.execute_activity_method(
             LogActivities.log_escalation,
-            self._log_entry(action, event, key),
+            self._log_entry(action, event, key, correction),
             start_to_close_timeout=IO_TIMEOUT,
             retry_policy=IO_RETRY,
             summary=f"Step 7: log {action}",
         )
 
-    def _log_entry(self, action: str, event: dict[str, object], key: str | None = None) -> LogEntry:
-        """Step 7: one escalation_log event, written once under its key."""
+    def _log_entry(
+        self,
+        action: str,
+        event: dict[str, object],
+        key: str | None = None,
+        correction: TriageCorrection | None = None,
+    ) -> LogEntry:
+        """Step 7: one escalation_log event (with the correction of triage it records, if
+        any), written once under its key."""
         return LogEntry(
             key=f"{self._ticket_id}:{key or action}",
             ticket_id=self._ticket_id,
             action=action,
             event=event,
+            correction=correction,
         )
