@@ -223,9 +223,10 @@ def _analyzer() -> Any:
     return analyzer
 
 
-def _tone(sentences: list[str]) -> float:
+def _tone(sentences: list[str], glad: re.Pattern[str] | None = None) -> float:
     """Mean VADER compound over the sentences that carry any tone (VADER is per-sentence and
-    quadratic in sentence length, so whole paragraphs are both slower and less accurate)."""
+    quadratic in sentence length, so whole paragraphs are both slower and less accurate). A
+    sentence with words of delight never counts as negative."""
     analyzer = _analyzer()
     lexicon = analyzer.lexicon
     scores: list[float] = []
@@ -235,6 +236,8 @@ def _tone(sentences: list[str]) -> float:
         if not any(t in lexicon or t.strip(_PUNCTUATION) in lexicon for t in tokens):
             continue
         compound = analyzer.polarity_scores(sentence[:1000])["compound"]
+        if compound < 0 and glad is not None and glad.search(sentence):
+            compound = 0.0  # "happy tears", "so good it hurts": the sentence is glad
         if abs(compound) >= 0.05:
             scores.append(compound)
     if not scores:
@@ -309,7 +312,7 @@ def assess_sentiment(
         anger_markers.append("!!!")
     anger_points = len(anger_markers) + (1 if shouting == 2 else 0)
     frustration_markers = _distinct(frustration)
-    tone = _tone(_SENTENCE_SPLIT.split(folded)) if words.english else 0.0
+    tone = _tone(_SENTENCE_SPLIT.split(folded), words.delight) if words.english else 0.0
 
     angry = anger_points >= limits.angry_points or (anger_points >= 1 and tone <= limits.angry_tone)
     if angry:

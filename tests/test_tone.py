@@ -64,3 +64,8 @@ def test_capitals_in_a_happy_sentence_do_not_make_the_next_complaint_louder() ->
     # One complaint, said calmly, after an excited sentence: frustrated at most, never angry.
     text = "LOVE THE NEW THEMES!!! One thing: the music stops after the third slide."
     assert not assess_sentiment(text).angry
+
+
+def test_happy_tears_are_not_distress() -> None:
+    text = "My grandma cried happy tears when she saw the photo book 😭❤️ How do I order another?"
+    assert assess_sentiment(text, complaint=False).label in ("positive", "calm")
