@@ -16,10 +16,14 @@ start, signal and update runs by the same rules and report failures the same way
   metrics [--since 30d] [--json]   the seed's escalation metrics, each with its target
   kb list [--status S] [--json] | kb show ID | kb approve ID [--agent A] | kb reject ID
                         learned patterns: KB drafts and auto-response candidates to approve
+  triage eval FILE.jsonl [--json]   score triage on labelled cases (triage-dev format)
+  triage corrections --export FILE.jsonl   agents' corrections of triage, as labelled cases
 
 Agent actions are workflow updates: the workflow's answer (its status) is printed, and a
 request it rejects (already resolved, unknown team, score outside 1-5) exits 2 with the reason.
 A satisfaction score for a resolved escalation is recorded as its CSAT after resolution.
+
+`triage eval` exits 0 whatever the accuracy, 2 for a missing file or a bad line.
 
 Exit codes: 0 success, 2 invalid input (the reason on stderr), 1 anything else.
 """
@@ -41,6 +45,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import RPCError
 
 from escalation.config import Endpoints
+from escalation.evaluation import CorpusError, evaluate, parse_cases, render_text
 from escalation.messages import (
     AgentResponse,
     CustomerReply,
@@ -93,6 +98,28 @@ def decide(source: str) -> dict[str, object]:
     except PolicyError as error:
         raise UsageError(str(error)) from None
     return triage(EscalationPackage.from_payload(payload), policy).to_json_dict()
+
+
+def triage_eval(source: str, as_json: bool) -> tuple[int, str]:
+    """(exit code, text): the report of triage on a labelled corpus, with the policy `decide`
+    uses; 2 with the reason for a missing file, a bad line or a bad policy."""
+    path = Path(source)
+    if not path.is_file():
+        return 2, f"error: {source}: no such file"
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        return 2, f"error: {source}: cannot read: {error}"
+    try:
+        policy = load_policy(policy_path())
+        cases = parse_cases(text, source, policy.teams)
+    except (PolicyError, CorpusError) as error:
+        return 2, f"error: {error}"
+    report = evaluate(cases, lambda package: triage(package, policy))
+    if as_json:
+        answer = {"source": source, "policy": str(policy_path()), **report.to_json_dict()}
+        return 0, json.dumps(answer, indent=2, ensure_ascii=False)
+    return 0, render_text(report, source, str(policy_path()))
 
 
 async def connect(endpoints: Endpoints) -> Client:
@@ -228,6 +255,19 @@ def parser() -> argparse.ArgumentParser:
         decide = kb_verbs.add_parser(action, help=text)
         decide.add_argument("pattern_id", type=int)
         decide.add_argument("--agent", help="default: $ESCALATION_AGENT or your user name")
+    triage_cli = verbs.add_parser("triage", help="measure triage on labelled cases")
+    triage_verbs = triage_cli.add_subparsers(dest="triage_action", required=True)
+    evaluate_cli = triage_verbs.add_parser(
+        "eval", help="score triage on a JSONL corpus (the triage-dev case format)"
+    )
+    evaluate_cli.add_argument("file")
+    evaluate_cli.add_argument("--json", action="store_true", help="print one JSON object")
+    corrections = triage_verbs.add_parser(
+        "corrections", help="agents' corrections of triage, as labelled cases"
+    )
+    corrections.add_argument(
+        "--export", required=True, metavar="FILE", help="write them as JSONL cases to FILE"
+    )
     return cli
 
 
@@ -249,6 +289,16 @@ def main(argv: list[str] | None = None) -> int:
 
         endpoints = Endpoints.from_env()
         code, text = asyncio.run(metrics_command(endpoints.database_url, args.since, args.json))
+        print(text, file=sys.stdout if code == 0 else sys.stderr)
+        return code
+    if args.verb == "triage":
+        if args.triage_action == "eval":
+            code, text = triage_eval(args.file, args.json)
+        else:
+            from web.corrections import export_command
+
+            endpoints = Endpoints.from_env()
+            code, text = asyncio.run(export_command(endpoints.database_url, args.export))
         print(text, file=sys.stdout if code == 0 else sys.stderr)
         return code
     if args.verb == "kb":

@@ -214,6 +214,66 @@ async def test_agent_verbs_drive_the_escalation_and_rejections_exit_2(
     assert "already resolved" in again.stderr or "closed" in again.stderr
 
 
+# The shared triage development set (../shared/triage-dev beside the checkout); elsewhere
+# TRIAGE_DEV_CASES points at it.
+DEV_CASES = Path(
+    os.environ.get("TRIAGE_DEV_CASES") or ROOT.parent / "shared" / "triage-dev" / "cases.jsonl"
+)
+EVAL_KEYS = {
+    "accuracy",
+    "cases",
+    "correct",
+    "perTeam",
+    "perPriority",
+    "perTag",
+    "confusion",
+    "p0Under",
+    "failures",
+}
+
+
+def test_triage_eval_scores_the_development_set_in_one_json_object() -> None:
+    """The figures are not asserted: triage is being improved while this runs."""
+    if not DEV_CASES.is_file():
+        pytest.skip(f"no development set at {DEV_CASES} (set TRIAGE_DEV_CASES)")
+    result = run_cli("triage", "eval", str(DEV_CASES), "--json")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)  # exactly one JSON object: nothing else on stdout
+    assert set(report) >= EVAL_KEYS
+    assert report["cases"] == sum(1 for line in DEV_CASES.open() if line.strip())
+    assert 0 <= report["accuracy"] <= 1 and 0 <= report["correct"] <= report["cases"]
+    assert sum(t["cases"] for t in report["perTeam"].values()) == report["cases"]
+    assert sum(t["cases"] for t in report["perPriority"].values()) == report["cases"]
+    assert sum(sum(row.values()) for row in report["confusion"].values()) == report["cases"]
+    assert len(report["failures"]) == report["cases"] - report["correct"]
+    for failure in report["failures"]:
+        assert set(failure) == {"id", "expected", "got", "tags"}, failure
+
+    text = run_cli("triage", "eval", str(DEV_CASES))
+    assert text.returncode == 0, text.stderr
+    first = text.stdout.splitlines()[0]
+    assert first.startswith(f"Triage on {DEV_CASES}: {report['correct']}/{report['cases']} correct")
+    for heading in ("per team", "per priority", "per tag (worst first)", "confusion"):
+        assert f"\n{heading}" in text.stdout, heading
+
+
+def test_triage_eval_of_bad_input_exits_2_with_the_line_and_field(tmp_path: Path) -> None:
+    missing = run_cli("triage", "eval", str(tmp_path / "nowhere.jsonl"))
+    assert missing.returncode == 2 and "nowhere.jsonl: no such file" in missing.stderr
+    good = json.dumps(
+        {
+            "id": "a",
+            "payload": seed_payload(id="E-1"),
+            "expected": {"escalate": True, "team": "engineering", "priority": "P1"},
+        }
+    )
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(good + "\n\n" + good.replace('"a"', '"b"').replace('"P1"', '"P5"') + "\n")
+    result = run_cli("triage", "eval", str(bad), "--json")
+    assert result.returncode == 2 and result.stdout == ""
+    assert f"error: {bad}:3: expected.priority: unknown priority 'P5'" in result.stderr
+
+
 def test_metrics_prints_each_metric_with_its_target(
     postgres: EmbeddedPostgres, pool: asyncpg.Pool
 ) -> None:

@@ -1,12 +1,16 @@
 """Agents' corrections of triage as labelled examples (issue 11): a reassign to another team and
 a priority change, on the real time-skipping test server, land once in `triage_corrections`
-even when the write is retried."""
+even when the write is retried; `starter.py triage corrections --export` writes them as cases
+that `starter.py triage eval` scores."""
 
 from __future__ import annotations
 
+import asyncio
+import json
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import asyncpg
 import pytest
@@ -25,10 +29,13 @@ from escalation.messages import (
     workflow_id_for,
 )
 from escalation.models import Priority, TicketPayload
+from localstack.postgres import EmbeddedPostgres
 from localstack.smtp import SmtpSink
 from localstack.temporal import start_time_skipping_env
 from tests.conftest import eventually, load_example
+from tests.test_cli import run_cli
 from tests.test_replay import record_and_replay
+from web.corrections import export_command
 from worker import create_worker
 from workflows.escalation import EscalationWorkflow
 
@@ -238,3 +245,57 @@ async def test_log_escalation_writes_the_event_and_its_correction_once(
         await pool.fetchval("SELECT count(*) FROM escalation_log WHERE ticket_id = $1", ticket_id)
         == 1
     )
+
+
+async def test_exported_corrections_are_cases_triage_eval_scores(
+    pool: asyncpg.Pool, settings: Settings, postgres: EmbeddedPostgres, tmp_path: Path
+) -> None:
+    """Two corrections of one episode export as one case, labelled by the latest; the file
+    reads back through `starter.py triage eval` (its accuracy is triage's business)."""
+    ticket_id = f"T-{uuid.uuid4().hex[:10]}"
+    log = LogActivities(settings).log_escalation
+    for fix in (
+        correction(ticket_id, 1, "billing", Priority.P2),
+        correction(ticket_id, 2, "legal", Priority.P1),
+    ):
+        await ActivityEnvironment().run(log, reassigned_entry(fix))
+    target = tmp_path / "corrections.jsonl"
+
+    code, text = await export_command(postgres.url, str(target))
+    assert code == 0, text
+    lines = target.read_text().splitlines()
+    assert text == f"wrote {len(lines)} correction(s) to {target}"
+    [mine] = [
+        case for case in map(json.loads, lines) if case["payload"]["ticket"]["id"] == ticket_id
+    ]
+    [row_id] = [r["id"] for r in await corrections(pool, ticket_id) if r["sequence"] == 2]
+    assert mine["id"] == f"correction-{ticket_id}-{row_id}"
+    assert mine["expected"] == {"escalate": True, "team": "legal", "priority": "P1"}
+    assert mine["tags"] == ["agent_correction", "data_loss_single_user", "team_changed"]
+    assert mine["why"].startswith("Agent ana corrected triage: engineering/P1 → legal/P1")
+    assert mine["why"].endswith("Latest of 2 corrections.")
+
+    scored = await asyncio.to_thread(run_cli, "triage", "eval", str(target), "--json")
+    assert scored.returncode == 0, scored.stderr
+    report = json.loads(scored.stdout)
+    assert report["cases"] == len(lines)
+    assert report["perTag"]["agent_correction"]["cases"] == len(lines)
+
+
+async def test_export_to_an_unwritable_path_exits_2(
+    postgres: EmbeddedPostgres, tmp_path: Path
+) -> None:
+    for target, problem in [
+        (tmp_path / "missing" / "out.jsonl", "no such folder"),
+        (tmp_path, "is a directory"),
+    ]:
+        result = await asyncio.to_thread(
+            run_cli,
+            "triage",
+            "corrections",
+            "--export",
+            str(target),
+            env={"DATABASE_URL": postgres.url},
+        )
+        assert result.returncode == 2, result
+        assert problem in result.stderr and result.stdout == ""
