@@ -489,6 +489,7 @@ def _check_references(policy: Policy) -> tuple[dict[str, int], dict[str, int], d
 
     scenario_index: dict[str, int] = {}
     category_index: dict[str, int] = {}
+    hint_index: dict[str, int] = {}
     known_teams = ", ".join(sorted(policy.teams))
     for i, scenario in enumerate(policy.scenarios):
         path = f"scenarios[{i}]"
@@ -502,28 +503,17 @@ def _check_references(policy: Policy) -> tuple[dict[str, int], dict[str, int], d
             raise PolicyError(
                 f"{path}.team", f"unknown team {scenario.team!r} (known: {known_teams})"
             )
-        for j, category in enumerate(scenario.categories):
-            key = normalise_category(category)
-            if key in category_index:
-                other = policy.scenarios[category_index[key]].id
-                raise PolicyError(
-                    f"{path}.categories[{j}]",
-                    f"category {category!r} already maps to scenario {other!r}",
-                )
-            category_index[key] = i
-
-    hint_index: dict[str, int] = {}
-    for i, scenario in enumerate(policy.scenarios):
-        for j, category in enumerate(scenario.hint_categories):
-            key = normalise_category(category)
-            if key in category_index or key in hint_index:
+        for field, index in (("categories", category_index), ("hint_categories", hint_index)):
+            for j, category in enumerate(getattr(scenario, field)):
+                key = normalise_category(category)
                 taken = category_index.get(key, hint_index.get(key))
-                other = policy.scenarios[taken].id  # type: ignore[index]
-                raise PolicyError(
-                    f"scenarios[{i}].hint_categories[{j}]",
-                    f"category {category!r} already maps to scenario {other!r}",
-                )
-            hint_index[key] = i
+                if taken is not None:
+                    other = policy.scenarios[taken].id
+                    raise PolicyError(
+                        f"{path}.{field}[{j}]",
+                        f"category {category!r} already maps to scenario {other!r}",
+                    )
+                index[key] = i
 
     for i, scenario in enumerate(policy.scenarios):
         path = f"scenarios[{i}]"
