@@ -305,7 +305,76 @@ async def test_empty_window_has_no_data_and_does_not_crash(pool: asyncpg.Pool) -
     assert data["counts"]["tickets"] == 0
     assert data["byTeam"] == {} and data["byPriority"] == {}
     text = render_text(report)
-    assert text.count("no data") == 6
+    assert text.count("no data") == 7
+
+
+async def test_routing_accuracy_is_the_share_of_escalations_no_agent_reassigned(
+    pool: asyncpg.Pool,
+) -> None:
+    """10 tickets escalated in a day of 2071-09: R1 moved to billing, R2 moved twice (counted
+    once), R3 only changed priority; R4-R10 kept what triage gave them. B was escalated the day
+    before and reassigned inside the window: in neither count. A priority lift the workflow
+    made itself (an angrier reply: `priority_changed`) is not a reassignment."""
+    base = datetime(2071, 9, 1, tzinfo=UTC)
+    prefix = f"RTE-{uuid.uuid4().hex[:8]}"
+
+    def escalated(n: int) -> tuple[str, str, dict[str, Any]]:
+        return (
+            f"{prefix}-R{n}",
+            "escalated",
+            {
+                "timestamp": at(base, hours=n),
+                "receivedAt": at(base, hours=n, seconds=-20),
+                "escalatedTo": "engineering",
+                "priority": "P1",
+            },
+        )
+
+    def reassigned(ticket: str, hours: float, **event: str) -> tuple[str, str, dict[str, Any]]:
+        return (ticket, "reassigned", {"timestamp": at(base, hours=hours), **event})
+
+    r = [f"{prefix}-R{n}" for n in range(11)]
+    rows = [escalated(n) for n in range(1, 11)]
+    rows += [
+        reassigned(r[1], 1.5, **{"from": "engineering", "to": "billing"}),
+        reassigned(r[2], 2.5, **{"from": "engineering", "to": "billing"}),
+        reassigned(r[2], 2.7, **{"from": "billing", "to": "legal"}),
+        reassigned(r[3], 3.5, **{"fromPriority": "P1", "toPriority": "P2"}),
+        (r[4], "priority_changed", {"timestamp": at(base, hours=4.5), "to": "P0"}),
+        (f"{prefix}-B", "escalated", {"timestamp": at(base, hours=-2), "priority": "P2"}),
+        reassigned(f"{prefix}-B", 0.5, **{"from": "engineering", "to": "product"}),
+    ]
+    await insert(pool, rows)
+
+    data = (await compute_metrics(pool, base, base + timedelta(days=1))).to_json_dict()
+    # (10 escalated − 3 reassigned) / 10 = 0.7, under the 90% target
+    assert data["routingAccuracy"] == {
+        "value": 0.7,
+        "kept": 7,
+        "reassigned": 3,
+        "escalated": 10,
+        "target": ">= 90%",
+        "met": False,
+    }
+    # The day after: the next ten, one of them reassigned: 9/10 = 0.9 meets ">= 90%".
+    later = base + timedelta(days=1)
+    await insert(
+        pool,
+        [
+            (
+                f"{prefix}-S{n}",
+                "escalated",
+                {"timestamp": at(later, hours=n), "escalatedTo": "legal", "priority": "P1"},
+            )
+            for n in range(10)
+        ]
+        + [(f"{prefix}-S0", "reassigned", {"timestamp": at(later, hours=1), "to": "billing"})],
+    )
+    report = await compute_metrics(pool, later, later + timedelta(days=1))
+    routing = report.to_json_dict()["routingAccuracy"]
+    assert (routing["value"], routing["kept"], routing["met"]) == (0.9, 9, True)
+    line = next(x for x in render_text(report).splitlines() if x.startswith("routing accuracy"))
+    assert "90.0% (9/10 not reassigned)" in line and ">= 90%" in line and line.endswith(" met")
 
 
 async def test_compute_metrics_rejects_an_inverted_window(pool: asyncpg.Pool) -> None:

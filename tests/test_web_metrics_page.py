@@ -144,6 +144,7 @@ DEMO_ESCALATIONS: list[tuple[str, str, int, float | None, bool, int | None]] = [
 ]
 DEMO_TICKETS = 150
 LATE_RESPONSES = {4, 7, 11, 17}  # first answered after the response target
+REASSIGNED = {4: "billing", 12: "product"}  # moved by an agent 10 minutes after escalation
 
 
 async def seed_realistic_week(pool: asyncpg.Pool, base: datetime) -> None:
@@ -162,6 +163,13 @@ async def seed_realistic_week(pool: asyncpg.Pool, base: datetime) -> None:
                 escalated(base, received, delivered, team, priority, delivered + target),
             )
         )
+        if n in REASSIGNED:
+            moved = {
+                "from": team,
+                "to": REASSIGNED[n],
+                "timestamp": at(base, seconds=delivered + 600),
+            }
+            rows.append((ticket, "reassigned", moved))
         responded = delivered + (target * 1.4 if n in LATE_RESPONSES else target * 0.45)
         rows.append(
             (
@@ -261,6 +269,11 @@ async def test_metrics_page_shows_each_figure_with_its_target_and_status(
     # E1 answered in time, E2 late: 1/2
     sla = card(page, "slaAttainment")
     assert "50.0%" in sla and "1 of 2 resolved escalations" in sla
+    # no agent reassigned any of the 3: 3/3, at least 90%
+    routing = card(page, "routingAccuracy")
+    assert "100.0%" in routing and "&gt;= 90%" in routing and 'data-status="met"' in routing
+    assert "3 of 3 escalations kept the team and priority triage gave them" in routing
+    assert "(0 reassigned by an agent)" in routing
 
     # the charts carry their numbers in words; the team named like a tag stays text
     assert chart_desc(page, "escalations-by-team") == (
@@ -293,6 +306,7 @@ async def test_metrics_page_without_data_says_so(http: httpx.AsyncClient, setup:
         "csatAfterEscalation",
         "resolutionTime",
         "slaAttainment",
+        "routingAccuracy",
     ):
         assert 'data-status="nodata"' in card(page, key) and "No data" in card(page, key), key
     assert page.count("No data in this window</text>") == 5
@@ -494,7 +508,7 @@ async def test_metrics_page_in_a_browser_with_a_realistic_week(
             # 19 of 150 escalated = 12.7% (< 15%, met); 15 of 16 necessary = 93.8% (met);
             # 10 of 14 scored 4-5 = 71.4% (not met)
             cards = page.locator(".metric-card")
-            await expect(cards).to_have_count(6)
+            await expect(cards).to_have_count(7)
             rate = page.locator("#metric-escalationRate")
             await expect(rate.locator(".metric-value")).to_have_text("12.7%")
             await expect(rate.locator(".metric-status")).to_have_text("✓ Met")
@@ -503,6 +517,10 @@ async def test_metrics_page_in_a_browser_with_a_realistic_week(
             await expect(csat.locator(".metric-status")).to_have_text("✗ Not met")
             accuracy = page.locator("#metric-escalationAccuracy")
             await expect(accuracy.locator(".metric-value")).to_have_text("93.8%")
+            # 2 of 19 reassigned by an agent: 17/19 = 89.5%, under 90%
+            routing = page.locator("#metric-routingAccuracy")
+            await expect(routing.locator(".metric-value")).to_have_text("89.5%")
+            await expect(routing.locator(".metric-status")).to_have_text("✗ Not met")
             tte = page.locator("#metric-timeToEscalate")
             await expect(tte.locator(".metric-value")).to_have_text("p50 61 s")
 

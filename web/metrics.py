@@ -23,7 +23,10 @@ it happened), falling back to `logged_at` for an event without one. Per metric:
   `target` and `met` are null;
 * SLA attainment — `resolved` events in the window whose `respondedAt <= escalated.slaDueAt`
   (never responded counts as missed; no `slaDueAt` leaves the ticket out), overall and per
-  priority.
+  priority;
+* routing accuracy — tickets with an `escalated` event in the window that no agent reassigned
+  (a `reassigned` event in the window: another team or another priority) / those escalated
+  (target >= 90%). Priority lifts the workflow makes itself (an angrier reply) do not count.
 
 Percentiles are nearest-rank: the value at rank ceil(p/100 · n) of the n sorted values (always a
 value that was observed; p50 of [30, 60, 200] is 60, p90 is 200).
@@ -49,9 +52,10 @@ ESCALATION_RATE_TARGET = 0.15
 TIME_TO_ESCALATE_TARGET_SECONDS = 120
 ACCURACY_TARGET = 0.90
 CSAT_TARGET = 0.85
+ROUTING_ACCURACY_TARGET = 0.90
 SATISFIED_SCORES = frozenset({4, 5})
 
-ACTIONS = ("auto_response", "escalated", "csat", "agent_responded", "resolved")
+ACTIONS = ("auto_response", "escalated", "csat", "agent_responded", "resolved", "reassigned")
 
 # --- window ------------------------------------------------------------------------------------
 
@@ -123,6 +127,10 @@ def _met_above(value: float | None, target: float) -> bool | None:
     return None if value is None else value > target
 
 
+def _met_at_least(value: float | None, target: float) -> bool | None:
+    return None if value is None else value >= target
+
+
 # --- the report --------------------------------------------------------------------------------
 
 
@@ -190,6 +198,15 @@ class SlaAttainment(Model):
     met: bool | None = None
 
 
+class RoutingAccuracy(Model):
+    value: float | None
+    kept: int  # escalations whose team and priority no agent changed
+    reassigned: int
+    escalated: int
+    target: str = ">= 90%"
+    met: bool | None
+
+
 class Breakdown(Model):
     escalated: int = 0
     time_to_escalate_p50_seconds: float | None = None
@@ -208,6 +225,7 @@ METRIC_KEYS: tuple[str, ...] = (
     "csatAfterEscalation",
     "resolutionTime",
     "slaAttainment",
+    "routingAccuracy",
 )
 
 
@@ -220,6 +238,7 @@ class MetricsReport(Model):
     csat_after_escalation: CsatAfterEscalation
     resolution_time: ResolutionTime
     sla_attainment: SlaAttainment
+    routing_accuracy: RoutingAccuracy
     by_team: dict[str, Breakdown]
     by_priority: dict[str, Breakdown]
 
@@ -350,6 +369,14 @@ def build_report(rows: Iterable[LogRow], since: datetime, until: datetime) -> Me
             latest_score[row.ticket_id] = score
     satisfied = sum(1 for score in latest_score.values() if score in SATISFIED_SCORES)
 
+    # routing accuracy: escalations in the window an agent moved to another team or priority
+    reassigned = {
+        row.ticket_id
+        for row in inside
+        if row.action == "reassigned" and row.ticket_id in escalated_ids
+    }
+    routed = ratio(len(escalated_ids) - len(reassigned), len(escalated_ids))
+
     first_responses = sum(
         1 for row in inside if row.action == "agent_responded" and row.event.get("firstResponse")
     )
@@ -401,6 +428,13 @@ def build_report(rows: Iterable[LogRow], since: datetime, until: datetime) -> Me
         ),
         sla_attainment=SlaAttainment(
             value=ratio(sla_attained, sla_total), attained=sla_attained, total=sla_total
+        ),
+        routing_accuracy=RoutingAccuracy(
+            value=routed,
+            kept=len(escalated_ids) - len(reassigned),
+            reassigned=len(reassigned),
+            escalated=len(escalated_ids),
+            met=_met_at_least(routed, ROUTING_ACCURACY_TARGET),
         ),
         by_team={team: group.breakdown() for team, group in sorted(by_team.items())},
         by_priority={key: group.breakdown() for key, group in sorted(by_priority.items())},

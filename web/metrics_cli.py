@@ -43,7 +43,7 @@ def render_text(report: MetricsReport) -> str:
         report.csat_after_escalation,
         report.resolution_time,
     )
-    sla = report.sla_attainment
+    sla, routing = report.sla_attainment, report.routing_accuracy
     lines = [
         (
             "escalation rate",
@@ -81,6 +81,12 @@ def render_text(report: MetricsReport) -> str:
             f"{_percent(sla.value)} ({sla.attained}/{sla.total} responded in time)",
             sla.target or "-",
             "no data" if sla.total == 0 else _status(sla.met, has_target=False),
+        ),
+        (
+            "routing accuracy",
+            f"{_percent(routing.value)} ({routing.kept}/{routing.escalated} not reassigned)",
+            routing.target,
+            _status(routing.met),
         ),
     ]
     width = max(len(value) for _, value, _, _ in lines)

@@ -34,6 +34,7 @@ from web.metrics import (
     ACCURACY_TARGET,
     CSAT_TARGET,
     ESCALATION_RATE_TARGET,
+    ROUTING_ACCURACY_TARGET,
     TIME_TO_ESCALATE_TARGET_SECONDS,
     MetricsReport,
     compute_metrics,
@@ -351,7 +352,7 @@ def _plural(count: int, word: str) -> str:
 def metric_cards(report: MetricsReport) -> list[MetricCard]:
     rate, tte = report.escalation_rate, report.time_to_escalate
     acc, csat = report.escalation_accuracy, report.csat_after_escalation
-    res, sla = report.resolution_time, report.sla_attainment
+    res, sla, routing = report.resolution_time, report.sla_attainment, report.routing_accuracy
     pct, dur = charts.format_percent, charts.format_duration
     from_created = (
         f" · p50 from ticket creation {dur(tte.from_created_p50_seconds)}"
@@ -423,6 +424,17 @@ def metric_cards(report: MetricsReport) -> list[MetricCard]:
             sla.met,
             sla.total > 0,
             charts.meter(sla.value, None, sla.met),
+        ),
+        (
+            "routingAccuracy",
+            "Routing accuracy",
+            pct(routing.value),
+            f"{routing.kept} of {_plural(routing.escalated, 'escalation')} kept the team and "
+            f"priority triage gave them ({routing.reassigned} reassigned by an agent)",
+            routing.target,
+            routing.met,
+            routing.escalated > 0,
+            charts.meter(routing.value, ROUTING_ACCURACY_TARGET, routing.met),
         ),
     ]
     result = []
