@@ -43,6 +43,9 @@ DATA_LOSS = cases(
     ("Half my trip", "About half of the photos are missing from my Japan album since yesterday."),
     ("Need them back", "The sync wiped my client folder. I need the originals back, they are the "
      "only copies I have."),
+    ("Thumbnails only", "The app only kept the thumbnails; the full-size versions are gone."),
+    ("Nothing inside", "When I click into any album nothing shows up, but the counts are still "
+     "there."),
 )
 
 
@@ -99,6 +102,7 @@ SEVERAL_LOSS = cases(
      "are empty."),
     ("Three accounts", "We each have our own account and all three of our libraries show 0 "
      "photos this morning."),
+    ("Theirs too", "My albums are empty, and my sister and my colleague both lost theirs too."),
     ("Not only me", "My albums from 2020 are gone, and 12 other photographers in our Facebook "
      "group are reporting the same."),
 )
@@ -125,6 +129,8 @@ VULNERABILITY = cases(
      "gallery."),
     ("API key", "Your Android app bundle has an exposed API key for your storage bucket."),
     ("IDOR", "There is an IDOR on the invoice endpoint, reported responsibly, details attached."),
+    ("Unlisted", "The unlisted gallery links are just /g/1001, /g/1002 and so on. Easy to guess."),
+    ("Token", "The share token is in plain text in the URL and never expires."),
 )
 
 
@@ -161,6 +167,10 @@ BREACH = cases(
      "system."),
     ("Not my photos", "My feed is showing photos that aren't mine: other people's kids and a "
      "passport scan."),
+    ("Pastebin", "Our client list with emails is on pastebin, and it clearly comes from your "
+     "system."),
+    ("Other invoices", "I'm receiving other customers' invoices with their names and addresses "
+     "in my inbox."),
 )
 
 
@@ -180,6 +190,7 @@ CHARGEBACK = cases(
     ("Dispute filed", "I've filed a dispute with my credit card company over the March charge."),
     ("Bank", "My bank is reversing the payment you took last week."),
     ("PayPal case", "We opened a case with PayPal for the duplicate prints order."),
+    ("Amex", "I've asked Amex to charge it back."),
 )
 
 
@@ -194,6 +205,7 @@ BILLING_INQUIRY = cases(
      "it?"),
     ("Add-on", "There is a PV add-on fee on my statement and I don't remember adding anything. "
      "Could you look into what it is?"),
+    ("Explain", "Can you explain the charge of 19.99 on my account from last week?"),
 )
 
 
@@ -222,6 +234,7 @@ SUGGESTIONS = cases(
     ("Shortcut", "Can you add a keyboard shortcut for the next photo?"),
     ("Templates", "could u add more slideshow templates pls, that would be soooo good"),
     ("Still none", "You still don't have a dark mode? Every other app has one."),
+    ("Expiry", "Would love a way to schedule gallery expiry dates."),
 )
 
 
@@ -275,6 +288,8 @@ HARM = cases(
     ("Visit", "I have your CEO's home address and I'm going to pay him a visit."),
     ("Waiting", "Fix my gallery or I'll be waiting outside your office with a baseball bat."),
     ("Developer", "I will track down the developer who did this and hurt him."),
+    ("Fire", "I'm going to burn your office down."),
+    ("Where he lives", "I know where your support guy lives and I'm going to make him pay."),
 )
 
 
