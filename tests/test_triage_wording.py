@@ -351,3 +351,25 @@ def test_harmless_look_alikes_stay_quiet(policy: Policy, subject: str, descripti
     decision = quiet(policy, subject, description)
     assert not decision.escalate, (decision.scenario, decision.reasons)
     assert decision.scenario not in ("legal_emergency", "security_breach", "tos_violation")
+
+
+LOOK_ALIKES = [
+    ("Someone at our studio posted a gallery of my son's graduation, can I get a copy?",
+     "tos_violation"),
+    ("How do I order photos of my daughter and her class?", "tos_violation"),
+    ("I want my watermark to appear bottom-right instead of top-left, where is the setting?",
+     "feature_broken"),
+    ("My account has been suspended and I can't access anything.", "site_down"),
+    ("I'd like to cancel and get my money back please.", "data_loss_single_user"),
+    ("Which format is better for uploads from my iPhone, HEIC or JPEG?", "security_breach"),
+    ("A spam account keeps posting phishing links in my gallery comments.",
+     "security_vulnerability"),
+]
+
+
+@pytest.mark.parametrize(("description", "not_this"), LOOK_ALIKES)
+def test_look_alikes_do_not_pick_the_severe_scenario(
+    policy: Policy, description: str, not_this: str
+) -> None:
+    decision = decide(policy, "Question", description)
+    assert decision.scenario != not_this, [(e.scenario, e.phrases) for e in decision.evidence]
