@@ -373,3 +373,36 @@ def test_look_alikes_do_not_pick_the_severe_scenario(
 ) -> None:
     decision = decide(policy, "Question", description)
     assert decision.scenario != not_this, [(e.scenario, e.phrases) for e in decision.evidence]
+
+
+# ---- Other rows in everyday wording --------------------------------------------------------------
+
+EVERYDAY = [
+    ("It says my password is wrong but I just reset it twice.", "account_access_blocked"),
+    ("The verification code never arrives so I'm stuck at the sign-in screen.",
+     "account_access_blocked"),
+    ("Checkout says 'payment could not be processed' for my Visa.", "payment_failure"),
+    ("I tried three cards and none of them work for the upgrade.", "payment_failure"),
+    ("Please delete my account and all data you hold about me.", "gdpr_privacy_request"),
+    ("I want a copy of all the personal data you have on me.", "gdpr_privacy_request"),
+    ("Someone downloaded my gallery and is selling my prints on Etsy.", "copyright_dispute"),
+    ("I was charged for a year but only wanted a month, can I get the difference back?",
+     "refund_request"),
+    ("Uploading 50 photos takes more than an hour, the progress bar barely moves.",
+     "performance_issue"),
+    ("You took money from my account twice this month.", "payment_dispute"),
+    ("I got a login alert from Brazil and I've never been there.", "account_compromised"),
+    ("This is a formal notice: we represent a client whose images you host.", "legal_demand"),
+    ("You'll be hearing from the press about how you treat customers.", "threatening_language"),
+]
+
+
+@pytest.mark.parametrize(("description", "scenario"), EVERYDAY)
+def test_everyday_wordings_find_their_row(policy: Policy, description: str, scenario: str) -> None:
+    row = policy.scenario(scenario)
+    check(policy, "Help", description, (scenario,), row.team, row.priority.value)
+
+
+def test_a_site_that_wont_open_for_anyone_is_down(policy: Policy) -> None:
+    check(policy, "Down?", "The website won't open for anyone in our studio.",
+          ("site_down", "feature_broken"), "engineering", "P0")
