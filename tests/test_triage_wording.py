@@ -364,6 +364,11 @@ LOOK_ALIKES = [
     ("Which format is better for uploads from my iPhone, HEIC or JPEG?", "security_breach"),
     ("A spam account keeps posting phishing links in my gallery comments.",
      "security_vulnerability"),
+    ("Do you support selling my prints on Etsy through an integration?", "copyright_dispute"),
+    ("I'll come down there to pick up the prints myself, what are your hours?",
+     "threatening_language"),
+    ("The price is still the same as last year, right?", "feature_broken"),
+    ("We represent a camera-strap company and would like to partner with you.", "legal_demand"),
 ]
 
 
