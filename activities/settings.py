@@ -80,7 +80,7 @@ class Settings:
     ticket_status_webhook: TicketStatusWebhook | None = None
     _policy: Policy | None = None
     _http: httpx.AsyncClient | None = None
-    _policy_mtime: float = -1.0
+    _policy_mtime: tuple[float, ...] = ()
 
     def http(self) -> httpx.AsyncClient:
         """One HTTP client for every webhook: a client per POST built a new TLS context each
@@ -97,11 +97,13 @@ class Settings:
             await self._http.aclose()
 
     def policy(self) -> Policy:
-        """The policy, re-read when the file changes so ops can re-route without a restart."""
-        mtime = self.policy_path.stat().st_mtime
-        if self._policy is None or mtime != self._policy_mtime:
+        """The policy, re-read when its file or one of its lexicons changes so ops can re-route
+        or teach a language without a restart."""
+        files = self._policy.files if self._policy is not None else (self.policy_path,)
+        stamp = tuple(path.stat().st_mtime for path in files)
+        if self._policy is None or stamp != self._policy_mtime:
             self._policy = load_policy(self.policy_path)
-            self._policy_mtime = mtime
+            self._policy_mtime = tuple(path.stat().st_mtime for path in self._policy.files)
         return self._policy
 
 

@@ -28,6 +28,7 @@ from bench.probes import Arrivals, CommitProbe, HookReceiver, MailProbe
 from bench.procstat import CpuMeter, cpu_seconds, rss_mb
 from bench.profile import attach, summarize
 from escalation.config import Endpoints
+from escalation.policy import anchored
 from localstack.postgres import EmbeddedPostgres
 from localstack.stack import PROJECT_ROOT
 from localstack.temporal import TemporalDevServer
@@ -142,7 +143,10 @@ class BenchStack:
         await asyncio.gather(asyncio.to_thread(self.postgres.start), self.temporal.start_async())
         # A copy: the policy is re-read when its file changes, and an edit of
         # config/policy.toml during a run must neither cost a reload nor change the figures.
-        shutil.copy(DEFAULT_POLICY, self.policy)
+        self.policy.write_text(
+            anchored(DEFAULT_POLICY.read_text(encoding="utf-8"), DEFAULT_POLICY.parent),
+            encoding="utf-8",
+        )
         self.mail, self.commits, self.hooks = Arrivals(loop), Arrivals(loop), Arrivals(loop)
         self.sink = MailProbe(self.mail).start()
         self.receiver = HookReceiver(self.hooks)

@@ -9,6 +9,7 @@ start there are tried (one big alternation costs milliseconds per ticket).
 from __future__ import annotations
 
 import bisect
+import functools
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -179,7 +180,6 @@ def _prefixes(body: str, length: int = PREFIX_LENGTH, cap: int = 4096) -> frozen
     """
     try:
         from re import _constants as c  # type: ignore[attr-defined]
-        from re import _parser as parser  # type: ignore[attr-defined]
     except ImportError:  # pragma: no cover - other Python versions
         return None
 
@@ -252,7 +252,10 @@ def _prefixes(body: str, length: int = PREFIX_LENGTH, cap: int = 4096) -> frozen
         raise Unbounded
 
     try:
-        prefixes = sequence(parser.parse(body, _FLAGS), length)
+        tree = _parsed(_word_pattern(body))
+        if tree is None:  # pragma: no cover - no stdlib parser
+            return None
+        prefixes = sequence(tree, length)
     except Unbounded:
         return None
     except Exception:  # pragma: no cover - defensive: never fail compilation over an index
@@ -262,8 +265,22 @@ def _prefixes(body: str, length: int = PREFIX_LENGTH, cap: int = 4096) -> frozen
     return frozenset(prefixes)
 
 
-def _build_index(patterns: Sequence[tuple[int, str]]) -> SignalIndex:
-    """Index (owner, expanded pattern body) pairs for :meth:`SignalIndex.scan`."""
+@functools.lru_cache(maxsize=32768)
+def _parsed(pattern: str) -> Any:
+    """The stdlib parser's tree of a pattern (raises re.error), parsed once per process: it both
+    validates a policy pattern and tells where its matches can start. None without the parser."""
+    try:
+        from re import _parser as parser  # type: ignore[attr-defined]
+    except ImportError:  # pragma: no cover - other Python versions
+        re.compile(pattern, _FLAGS)
+        return None
+    return parser.parse(pattern, _FLAGS)
+
+
+@functools.lru_cache(maxsize=32)
+def _build_index(patterns: tuple[tuple[int, str], ...]) -> SignalIndex:
+    """Index (owner, expanded pattern body) pairs for :meth:`SignalIndex.scan` (cached: a
+    policy reloaded unchanged, as tests and the CLI do, reuses its indexes)."""
     by_prefix: dict[str, dict[int, list[str]]] = {}
     anywhere: dict[int, list[str]] = {}
     for owner, body in patterns:
@@ -314,16 +331,25 @@ class LanguageReader:
     """English's patterns plus one language's, indexed for one pass over a ticket."""
 
     language: str
-    index: SignalIndex
+    indexes: tuple[SignalIndex, ...]  # English's, then the language's own
     not_regex: tuple[re.Pattern[str] | None, ...]
     negation: Negation
     markers: SentimentMarkers
 
+    @property
+    def index(self) -> SignalIndex:
+        return self.indexes[0]
+
     def scan(self, text: Text) -> Scan:
-        """Find every signal and phrase in one pass; drop what is negated, hypothetical or a
-        look-alike."""
+        """Find every signal and phrase in one pass per index; drop what is negated,
+        hypothetical or a look-alike."""
         norm = text.norm
-        raw = self.index.scan(norm)
+        raw = self.indexes[0].scan(norm)
+        for index in self.indexes[1:]:
+            for owner, hits in index.scan(norm).items():
+                merged = raw.setdefault(owner, [])
+                merged.extend(hits)
+                merged.sort(key=lambda h: (h.start, -h.end))
         hypothetical = [h.start for h in raw.get(HYPOTHETICAL, [])]
 
         def counts(hit: Hit) -> bool:
@@ -390,9 +416,11 @@ class CompiledPolicy:
             if language not in self._sources:
                 return self.reader("en")
             source = self._sources[language]
+            own = (_build_index(source.patterns),) if source.patterns else ()
+            shared = (self.reader("en").indexes[0],) if language != "en" else ()
             reader = LanguageReader(
                 language=language,
-                index=_build_index(source.patterns),
+                indexes=shared + own,
                 not_regex=tuple(
                     re.compile(_word_pattern("|".join(f"(?:{b})" for b in bodies)), _FLAGS)
                     if bodies
@@ -450,11 +478,20 @@ def _compile_one(pattern: str, vocabulary: dict[str, str], path: str) -> str:
     if not pattern.strip():
         raise PolicyError(path, "empty pattern")
     body = fold_pattern(_expand(pattern, vocabulary, path))
+    # Vocabulary entries are checked once on their own; the pattern is checked with each
+    # reference as a one-character group, so thousands of patterns load in well under a second.
+    skeleton = _VOCAB_REF.sub("(?:x)", fold_pattern(pattern))
     try:
-        regex = re.compile(_word_pattern(body), _FLAGS)
-    except re.error as error:
+        tree = _parsed(_word_pattern(skeleton))
+    except (re.error, RecursionError, OverflowError) as error:
         raise PolicyError(path, f"invalid regular expression {pattern!r}: {error}") from None
-    if regex.match(""):
+    if "(?<" in skeleton:  # look-behind widths are checked by the compiler, not the parser
+        try:
+            re.compile(_word_pattern(body), _FLAGS)
+        except re.error as error:
+            raise PolicyError(path, f"invalid regular expression {pattern!r}: {error}") from None
+    empty = tree.getwidth()[0] == 0 if tree is not None else re.match(_word_pattern(skeleton), "")
+    if empty:
         raise PolicyError(path, f"pattern {pattern!r} matches empty text")
     return body
 
@@ -652,7 +689,7 @@ def _compile(policy: Policy) -> CompiledPolicy:
     emotional = list(policy.at_stake.emotional)
     for code, lexicon in policy.lexicons.items():
         path = f"lexicons.{code}."
-        patterns = list(english)
+        patterns: list[tuple[int, str]] = []
         not_bodies = [list(b) for b in english_not]
         for scenario_id, words in lexicon.scenarios.items():
             where = f"{path}scenarios.{scenario_id}"
@@ -664,9 +701,9 @@ def _compile(policy: Policy) -> CompiledPolicy:
             for j, signal in enumerate(words.not_signals):
                 not_bodies[i].append(_compile_one(signal, vocabulary, f"{where}.not_signals[{j}]"))
         patterns += _phrase_patterns(lexicon, vocabulary, path)
-        patterns += _time_patterns(
-            [(policy.time_sensitivity, ""), (lexicon.time_sensitivity, path)], vocabulary
-        )
+        # The language's own times and events, and each crossed with English's ("boda this
+        # weekend" is rare; "boda este sabado" is the point).
+        patterns += _time_patterns([(lexicon.time_sensitivity, path)], vocabulary)
         for j, pattern in enumerate(lexicon.sentiment.idioms):
             _compile_one(pattern, vocabulary, f"{path}sentiment.idioms[{j}]")
         ln = lexicon.negation

@@ -360,6 +360,12 @@ class Policy(_Strict):
     de_escalation: DeEscalationConfig = DeEscalationConfig()
 
     _compiled: CompiledPolicy | None = PrivateAttr(default=None)
+    _files: tuple[Path, ...] = PrivateAttr(default=())
+
+    @property
+    def files(self) -> tuple[Path, ...]:
+        """The files this policy was read from (the policy, then its lexicons), to watch."""
+        return self._files
 
     def team(self, name: str) -> TeamConfig:
         try:
@@ -527,6 +533,17 @@ def _read_lexicons(raw: dict[str, Any], base: Path | None, source: str) -> dict[
     return names
 
 
+def anchored(text: str, base: Path) -> str:
+    """The policy text with its lexicon paths made absolute against ``base``, for a copy written
+    elsewhere (a test's or the benchmark's derived policy) that should read the same lexicons."""
+    files = tomllib.loads(text).get("languages", {}).get("files", [])
+    for name in files:
+        if isinstance(name, str) and not Path(name).is_absolute():
+            absolute = (base / name).resolve().as_posix()
+            text = text.replace(f'"{name}"', f'"{absolute}"').replace(f"'{name}'", f"'{absolute}'")
+    return text
+
+
 def parse_policy(text: str, source: str = "policy", base: Path | None = None) -> Policy:
     """Validate a policy document once; every problem raises PolicyError naming the key.
 
@@ -548,6 +565,7 @@ def parse_policy(text: str, source: str = "policy", base: Path | None = None) ->
         raise _in_lexicon(_describe(error), lexicon_files, source) from None
     except PolicyError as error:
         raise _in_lexicon(error, lexicon_files, source) from None
+    policy._files = tuple(Path(name) for name in lexicon_files.values())
     return policy
 
 
@@ -566,4 +584,6 @@ def load_policy(path: str | Path) -> Policy:
         text = location.read_text(encoding="utf-8")
     except OSError as error:
         raise PolicyError("", f"cannot read policy: {error.strerror or error}", str(path)) from None
-    return parse_policy(text, str(path), location.parent)
+    policy = parse_policy(text, str(path), location.parent)
+    policy._files = (location, *policy.files)
+    return policy

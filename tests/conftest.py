@@ -22,6 +22,7 @@ from temporalio.testing import WorkflowEnvironment
 from activities.db import apply_migrations, connect
 from activities.settings import DEFAULT_POLICY, FaultInjection, Settings
 from escalation.models import TEAMS, TicketPayload, parse_payload
+from escalation.policy import anchored
 from localstack.postgres import EmbeddedPostgres
 from localstack.smtp import SmtpSink
 from localstack.temporal import start_local_env
@@ -142,7 +143,7 @@ async def webhook() -> AsyncIterator[WebhookReceiver]:
 def policy_with_webhooks(tmp_path: Path, url: str | None, teams: tuple[str, ...] = TEAMS) -> Path:
     """config/policy.toml with `teams` alerting by email and webhook (to `url`; None leaves
     the URL out, a configuration mistake)."""
-    text = DEFAULT_POLICY.read_text(encoding="utf-8")
+    text = anchored(DEFAULT_POLICY.read_text(encoding="utf-8"), DEFAULT_POLICY.parent)
     for team in teams:
         block = re.search(rf"^\[teams\.{team}\]\n(?:[^\[\n].*\n)+", text, re.MULTILINE)
         assert block, f"config/policy.toml has no [teams.{team}] block"

@@ -14,7 +14,7 @@ from bench.lateness import WARNING_FRACTION, poller_figures, target_for
 from bench.policies import second_scale_policy
 from bench.run import SMOKE
 from bench.stats import percentile
-from escalation.policy import load_policy
+from escalation.policy import anchored, load_policy
 from tests.conftest import ROOT
 
 KEYS = {
@@ -62,7 +62,7 @@ def test_bench_policy_is_a_valid_policy_with_second_targets_and_the_webhook(
     tmp_path: Path,
 ) -> None:
     base = tmp_path / "policy.toml"
-    base.write_text((ROOT / "config" / "policy.toml").read_text())
+    base.write_text(anchored((ROOT / "config" / "policy.toml").read_text(), ROOT / "config"))
     policy = load_policy(second_scale_policy(base, "http://127.0.0.1:9/hook", 7, 0.5))
     assert policy.sla_rules().response_targets["P1"] == 7
     assert policy.sla_rules().warning_fraction == 0.5

@@ -33,8 +33,8 @@ def _policy_with(tmp_path: Path, lexicon: str, code: str = "xx") -> Path:
     (tmp_path / "languages").mkdir(exist_ok=True)
     (tmp_path / "languages" / f"{code}.toml").write_text(lexicon, encoding="utf-8")
     text = POLICY
-    if "[languages]" in text:
-        start = text.index("[languages]")
+    if "\n[languages]\n" in text:
+        start = text.index("\n[languages]\n")
         end = text.index("]", text.index("files", start)) + 1
         text = text[:start] + text[end:]
     text += f'\n[languages]\nfiles = ["languages/{code}.toml"]\n'

@@ -14,6 +14,7 @@ from escalation.playbooks import render_playbook
 from escalation.policy import (
     Policy,
     PolicyError,
+    anchored,
     load_policy,
     parse_duration,
     parse_policy,
@@ -21,6 +22,7 @@ from escalation.policy import (
 
 POLICY_PATH = Path(__file__).resolve().parent.parent / "config" / "policy.toml"
 SOURCE = "config/policy.toml"
+CONFIG = POLICY_PATH.parent  # lexicon files are read relative to the policy
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +51,7 @@ def in_scenario(text: str, scenario_id: str, old: str, new: str) -> str:
 
 def error_for(text: str) -> str:
     with pytest.raises(PolicyError) as caught:
-        parse_policy(text, SOURCE)
+        parse_policy(text, SOURCE, CONFIG)
     message = str(caught.value)
     assert "\n" not in message  # one clear line
     return message
@@ -434,7 +436,8 @@ def test_missing_file_is_a_policy_error(tmp_path: Path) -> None:
 
 def test_load_policy_names_the_file_it_read(tmp_path: Path, text: str) -> None:
     path = tmp_path / "custom.toml"
-    path.write_text(text.replace('priority = "P0"', 'priority = "P5"', 1), encoding="utf-8")
+    broken = anchored(text, CONFIG).replace('priority = "P0"', 'priority = "P5"', 1)
+    path.write_text(broken, encoding="utf-8")
     with pytest.raises(PolicyError) as caught:
         load_policy(path)
     assert str(caught.value).startswith(f"{path}: scenarios[0].priority")
@@ -442,7 +445,8 @@ def test_load_policy_names_the_file_it_read(tmp_path: Path, text: str) -> None:
 
 def test_edited_policy_changes_routing(text: str) -> None:
     edited = in_scenario(text, "refund_request", 'team = "billing"', 'team = "customer_success"')
-    assert parse_policy(edited).scenario("refund_request").team == "customer_success"
+    policy = parse_policy(edited, SOURCE, CONFIG)
+    assert policy.scenario("refund_request").team == "customer_success"
 
 
 def test_domain_modules_import_without_loading_vader_or_jinja() -> None:
