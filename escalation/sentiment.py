@@ -96,7 +96,8 @@ _PUNCTUATION = string.punctuation
 
 _ANGER_BODY = (
     r"unacceptable|ridiculous|outrageous|absurd|disgrace\w*|disgusting|pathetic|"
-    r"appalling|shocking|shameful|insane|a joke|joke of a|scam(?:s|mers?|med|ming)?|rip[- ]?off|fraud\w*|"
+    r"appalling|shocking|shameful|insane|a joke|joke of a|scam(?:s|mers?|med|ming)?|"
+    r"rip[- ]?off|fraud\w*|"
     r"useless|worthless|garbage|rubbish|crap\w*|incompetent|incompetence|idiots?|"
     r"morons?|stupid|clowns?|amateurs?|worst|terrible|horrible|awful|dreadful|furious|livid|"
     r"fuming|angry|pissed|fed up|sick (?:and tired )?of|enough is enough|wtf|ffs|damn\w*|"
