@@ -34,6 +34,7 @@ import argparse
 import asyncio
 import json
 import os
+import signal
 import sys
 from datetime import UTC, datetime
 from getpass import getuser
@@ -343,6 +344,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
+    # A reader that stops early (`starter.py triage eval FILE | head`) ends the output quietly,
+    # as a Unix tool does, instead of with a BrokenPipeError traceback.
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     code = main()
     sys.stdout.flush()
     sys.stderr.flush()
