@@ -131,6 +131,8 @@ VULNERABILITY = cases(
     ("IDOR", "There is an IDOR on the invoice endpoint, reported responsibly, details attached."),
     ("Unlisted", "The unlisted gallery links are just /g/1001, /g/1002 and so on. Easy to guess."),
     ("Token", "The share token is in plain text in the URL and never expires."),
+    ("Brute force", "Your login page doesn't have any brute force protection, I tried 500 "
+     "passwords on my own account."),
 )
 
 
@@ -171,6 +173,9 @@ BREACH = cases(
      "system."),
     ("Other invoices", "I'm receiving other customers' invoices with their names and addresses "
      "in my inbox."),
+    ("Page source", "Every customer's email address is visible in the page source of public "
+     "galleries."),
+    ("Telegram", "Hackers are selling access to PhotoVault accounts on Telegram."),
 )
 
 
@@ -191,6 +196,7 @@ CHARGEBACK = cases(
     ("Bank", "My bank is reversing the payment you took last week."),
     ("PayPal case", "We opened a case with PayPal for the duplicate prints order."),
     ("Amex", "I've asked Amex to charge it back."),
+    ("Fraud", "I reported the charge as fraud to my bank."),
 )
 
 
@@ -218,6 +224,7 @@ INVOICE = cases(
     ("VAT", "My invoice shows the wrong VAT number."),
     ("Seats", "The February invoice lists 5 seats but we only pay for 3."),
     ("Company name", "Please send a corrected invoice, the company name is misspelled."),
+    ("Old name", "The invoice still has my old company name on it."),
 )
 
 
@@ -235,6 +242,8 @@ SUGGESTIONS = cases(
     ("Templates", "could u add more slideshow templates pls, that would be soooo good"),
     ("Still none", "You still don't have a dark mode? Every other app has one."),
     ("Expiry", "Would love a way to schedule gallery expiry dates."),
+    ("Header", "Could the gallery header be smaller? It takes up half the screen."),
+    ("Faces", "Any chance you'll add face grouping?"),
 )
 
 
@@ -290,6 +299,8 @@ HARM = cases(
     ("Developer", "I will track down the developer who did this and hurt him."),
     ("Fire", "I'm going to burn your office down."),
     ("Where he lives", "I know where your support guy lives and I'm going to make him pay."),
+    ("Whoever", "I swear I will kill whoever deleted my photos."),
+    ("See what happens", "Keep ignoring me and see what happens to your staff when I get there."),
 )
 
 
@@ -304,6 +315,9 @@ CHILD_SAFETY = cases(
     ("Reported", "I've reported this account to NCMEC, it has images of children being abused."),
     ("Missing", "My 14-year-old daughter is missing, she was messaging someone through your "
      "comments. The police say she is in immediate danger."),
+    ("Grooming", "A man keeps messaging my 12 year old son through the comments, asking him to "
+     "meet up alone."),
+    ("Held", "A girl in one of the galleries says she is 13 and is being held against her will."),
 )
 
 
