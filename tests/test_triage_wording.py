@@ -103,6 +103,7 @@ SEVERAL_LOSS = cases(
     ("Three accounts", "We each have our own account and all three of our libraries show 0 "
      "photos this morning."),
     ("Theirs too", "My albums are empty, and my sister and my colleague both lost theirs too."),
+    ("We all", "My brother and I both lost our uploads from Monday, the albums are empty."),
     ("Not only me", "My albums from 2020 are gone, and 12 other photographers in our Facebook "
      "group are reporting the same."),
 )
