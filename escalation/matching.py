@@ -29,8 +29,10 @@ if TYPE_CHECKING:
 
 # Contraction apostrophes go ("can't" -> "cant"), elision ones part words ("l'album" -> "l album"),
 # space runs collapse (escalation/folding.py says why).
+# An apostrophe that opens or closes a word ("customers' invoices", "the 'Family' album") goes too.
 _NORMALISE = re.compile(
-    rf"(?P<contraction>{CONTRACTION.pattern})|[{APOSTROPHES}]|[^\S\n]*\n\s*|[^\S\n]{{2,}}|[^\S\n ]"
+    rf"(?P<contraction>{CONTRACTION.pattern}|(?<!\w)[{APOSTROPHES}]|[{APOSTROPHES}](?!\w))"
+    rf"|[{APOSTROPHES}]|[^\S\n]*\n\s*|[^\S\n]{{2,}}|[^\S\n ]"
 )
 
 
@@ -335,6 +337,7 @@ class LanguageReader:
     not_regex: tuple[re.Pattern[str] | None, ...]
     negation: Negation
     markers: SentimentMarkers
+    phrase_not: dict[int, re.Pattern[str]]  # look-alikes that cancel a phrase set's hits
 
     @property
     def index(self) -> SignalIndex:
@@ -365,6 +368,11 @@ class LanguageReader:
         for owner, hits in raw.items():
             if owner < 0:
                 kept = _non_overlapping(hits)
+                if owner in self.phrase_not:
+                    cancel = [m.span() for m in self.phrase_not[owner].finditer(norm)]
+                    kept = [
+                        h for h in kept if not any(s < h.end and h.start < e for s, e in cancel)
+                    ]
                 if owner in _HYPOTHETICAL_SCOPE:
                     kept = [h for h in kept if counts(h)]
                 elif owner not in (AT_STAKE_NOUNS, HYPOTHETICAL, RESOLUTION):
@@ -392,6 +400,7 @@ class _LanguageSource:
     not_bodies: tuple[tuple[str, ...], ...]
     negation: Negation
     markers: SentimentMarkers
+    phrase_not: tuple[tuple[int, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -429,6 +438,10 @@ class CompiledPolicy:
                 ),
                 negation=source.negation,
                 markers=source.markers,
+                phrase_not={
+                    owner: re.compile(_word_pattern(body), _FLAGS)
+                    for owner, body in source.phrase_not
+                },
             )
             self._readers[language] = reader
         return reader
@@ -720,11 +733,14 @@ def _compile(policy: Policy) -> CompiledPolicy:
         except re.error as error:
             raise PolicyError(f"{path}sentiment", f"invalid regular expression: {error}") from None
         emotional += lexicon.at_stake.emotional
+        not_legal = _join(
+            lexicon.triggers.not_legal_terms, vocabulary, f"{path}triggers.not_legal_terms"
+        )
         sources[code] = _LanguageSource(
             patterns=tuple(patterns),
             not_bodies=tuple(tuple(b) for b in not_bodies),
             negation=Negation(
-                frozenset([*neg.words, *ln.words]),
+                frozenset([*neg.words, *ln.words]) - frozenset(ln.drop),
                 frozenset([*neg.except_after, *ln.except_after]),
                 frozenset([*neg.fillers, *ln.fillers]),
                 frozenset([*neg.clause_starters, *ln.clause_starters]),
@@ -732,6 +748,7 @@ def _compile(policy: Policy) -> CompiledPolicy:
                 _clause_break([*_CLAUSE_BREAKS, *neg.clause_breaks, *ln.clause_breaks]),
             ),
             markers=markers,
+            phrase_not=((LEGAL_TERMS, not_legal),) if not_legal else (),
         )
 
     compiled = CompiledPolicy(

@@ -242,6 +242,8 @@ class LanguagesConfig(_Strict):
 
 class LexiconNegation(_Strict):
     words: list[str] = []
+    # English negation words that mean something else in this language (Portuguese "no").
+    drop: list[str] = []
     except_after: list[str] = []
     fillers: list[str] = []
     clause_starters: list[str] = []
@@ -250,6 +252,8 @@ class LexiconNegation(_Strict):
 
 class LexiconTriggers(_Strict):
     legal_terms: list[str] = []
+    # Look-alikes that cancel a legal term here (Brazilian "que legal!" is "how cool!").
+    not_legal_terms: list[str] = []
 
 
 class LexiconModifiers(_Strict):

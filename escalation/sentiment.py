@@ -318,7 +318,9 @@ def assess_sentiment(
     angry = anger_points >= limits.angry_points or (anger_points >= 1 and tone <= limits.angry_tone)
     if angry:
         label = ANGRY
-    elif anger_points or frustration_markers or tone <= limits.frustrated_tone:
+    # A grim tone alone is distress only when there is a problem: without one, "blood",
+    # "explosions" or "terrifying" describe the photos, not the customer's mood.
+    elif anger_points or frustration_markers or (complaint and tone <= limits.frustrated_tone):
         label = FRUSTRATED_POLITE if polite else FRUSTRATED
     elif tone >= limits.positive_tone or (delighted and tone >= 0):
         label = POSITIVE

@@ -88,3 +88,26 @@ def test_a_missing_lexicon_file_is_named(tmp_path: Path) -> None:
     (tmp_path / "languages" / "xx.toml").unlink()
     with pytest.raises(PolicyError, match=r"languages\.files\[0\]: cannot read languages/xx.toml"):
         load_policy(path)
+
+
+def test_a_lexicon_can_drop_an_english_negation_word_that_means_something_else(
+    tmp_path: Path,
+) -> None:
+    # Portuguese "no" is "in the": "no site as fotos sumiram" must still read as lost photos.
+    lexicon = LEXICON.replace("words = ['nae']", "words = ['nae']\ndrop = ['no']")
+    policy = load_policy(_policy_with(tmp_path, lexicon))
+    index = policy.compiled.scenario_index["data_loss_single_user"]
+    assert index in policy.compiled.scan(Text.of("no album fotos perdidas"), "xx").scenarios
+    assert index not in policy.compiled.scan(Text.of("no fotos perdidas"), "en").scenarios
+
+
+def test_a_lexicon_can_cancel_an_english_legal_term_that_means_something_else(
+    tmp_path: Path,
+) -> None:
+    # Brazilian "que legal!" is "how cool!", not legal language.
+    lexicon = LEXICON + "\n[triggers]\nnot_legal_terms = ['que legal']\n"
+    policy = load_policy(_policy_with(tmp_path, lexicon))
+    from escalation.matching import LEGAL_TERMS
+
+    assert LEGAL_TERMS not in policy.compiled.scan(Text.of("que legal o editor"), "xx").phrases
+    assert LEGAL_TERMS in policy.compiled.scan(Text.of("que legal o editor"), "en").phrases

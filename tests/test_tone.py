@@ -69,3 +69,18 @@ def test_capitals_in_a_happy_sentence_do_not_make_the_next_complaint_louder() ->
 def test_happy_tears_are_not_distress() -> None:
     text = "My grandma cried happy tears when she saw the photo book 😭❤️ How do I order another?"
     assert assess_sentiment(text, complaint=False).label in ("positive", "calm")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "The war reenactment shoot had explosions, screaming soldiers and fake wounds. How do I "
+        "tag each regiment?",
+        "We shot a horror short film: knives, blood everywhere, a terrifying basement. Can I "
+        "password-protect the stills?",
+    ],
+)
+def test_dark_subject_matter_without_a_complaint_is_calm(text: str) -> None:
+    # Tone alone is not distress: without a problem to complain about, grim words describe
+    # the photos, not the customer's mood.
+    assert assess_sentiment(text, complaint=False).label == "calm"
