@@ -85,6 +85,51 @@ URGENCIES = ("critical", "high", "medium", "low")
 TIERS = ("free", "free", "pro", "premium", "business", None)
 
 
+# Tickets in the six other languages triage reads (issue 11): a quarter of the multilingual mix,
+# so the figure includes language detection and the lexicons' indexes.
+FOREIGN: tuple[tuple[str, str], ...] = (
+    ("Fotos desaparecidas", "Hola, subí 200 fotos de la boda y ahora el álbum aparece vacío."),
+    ("No puedo entrar", "No puedo iniciar sesión en mi cuenta desde ayer, el código no llega."),
+    ("Fotos weg", "Hallo, seit dem Update sind alle Bilder aus meinem Album verschwunden."),
+    ("Doppelt abgebucht", "Sie haben meine Kreditkarte zweimal belastet, bitte erstatten."),
+    ("Site inaccessible", "Bonjour, le site ne charge plus du tout, erreur 503 pour tous."),
+    ("Remboursement", "Je voudrais être remboursé de mon abonnement annuel, merci."),
+    ("Fotos sumiram", "Olá, as fotos do meu álbum sumiram depois da atualização do app."),
+    ("Pagamento recusado", "Meu cartão foi recusado no pagamento, mas funciona em outros sites."),
+    ("Foto sparite", "Buongiorno, le foto del matrimonio non ci sono più nella galleria."),
+    ("Richiesta GDPR", "Ai sensi del GDPR chiedo la cancellazione di tutti i miei dati."),
+    ("Foto's kwijt", "Hallo, al mijn foto's zijn verdwenen uit mijn album na de update."),
+    ("Kan niet inloggen", "Ik kan niet meer inloggen op mijn account, graag hulp."),
+)
+
+
+def multilingual_packages(count: int, seed: int = 11) -> list[EscalationPackage]:
+    """`count` packages of which one in four is in another language, the rest as
+    :func:`varied_packages` makes them."""
+    packages = varied_packages(count, seed)
+    created = datetime(2024, 11, 7, 14, 30, tzinfo=UTC)
+    for i in range(0, count, 4):
+        subject, description = FOREIGN[(i // 4) % len(FOREIGN)]
+        payload = {
+            "ticket": {
+                "id": f"TRIAGE-L{i}",
+                "subject": subject,
+                "description": description,
+                "urgency": URGENCIES[i % len(URGENCIES)],
+                "createdAt": (created + timedelta(minutes=i)).isoformat(),
+                "customerEmail": f"customer{i % CUSTOMERS}@bench.example",
+                "autoResponseEligible": False,
+                "kbMatched": False,
+            },
+            "customer": {
+                "userId": f"bench_{i % CUSTOMERS}",
+                "accountStatus": TIERS[i % len(TIERS)],
+            },
+        }
+        packages[i] = EscalationPackage.from_payload(parse_payload(payload))
+    return packages
+
+
 def varied_packages(count: int, seed: int = 6) -> list[EscalationPackage]:
     """`count` escalation packages: every kind, opener, mood, tier and urgency mixed, with
     descriptions from one line to a rambling paragraph."""

@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from activities.settings import DEFAULT_POLICY
-from bench.tickets import varied_packages
+from bench.tickets import multilingual_packages, varied_packages
 from escalation.policy import load_policy
 from escalation.triage import triage
 
@@ -43,8 +43,18 @@ def measure(count: int, rounds: int = ROUNDS) -> dict[str, Any]:
             started = time.perf_counter()
             decisions = [triage(package, policy) for package in packages]
             passes.append(time.perf_counter() - started)
+        # The same on a mix where one ticket in four is in another language.
+        mixed = multilingual_packages(count)
+        for package in mixed[:8]:
+            triage(package, policy)  # builds the languages' indexes, as the first tickets would
+        mixed_passes = []
+        for _ in range(rounds):
+            started = time.perf_counter()
+            mixed_decisions = [triage(package, policy) for package in mixed]
+            mixed_passes.append(time.perf_counter() - started)
     elapsed = min(passes)
     priorities = Counter(d.priority.value if d.priority else "none" for d in decisions)
+    languages = Counter(d.language for d in mixed_decisions)
     return {
         "tickets": count,
         "decisionsPerSec": round(count / elapsed, 1),
@@ -54,4 +64,9 @@ def measure(count: int, rounds: int = ROUNDS) -> dict[str, Any]:
         "scenarios": len({d.scenario for d in decisions}),
         "byPriority": dict(sorted(priorities.items())),
         "cpu": cpu,
+        "multilingual": {
+            "decisionsPerSec": round(count / min(mixed_passes), 1),
+            "passesPerSec": [round(count / seconds, 1) for seconds in mixed_passes],
+            "byLanguage": dict(sorted(languages.items())),
+        },
     }

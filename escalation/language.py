@@ -21,12 +21,11 @@ _ENGLISH_ONLY = frozenset(
     "the and my you your to with have has this that what were it for can not are please "
     "thanks would could im dont cant didnt its there they we our will just".split()
 )
-_TOKEN = re.compile(r"[a-z]+(?:'[a-z]+)?")
+_TOKEN = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)?")
 
 
-def _plainly_english(sample: str) -> bool:
-    tokens = [t.replace("'", "") for t in _TOKEN.findall(sample.lower())]
-    hits = sum(t in _ENGLISH_ONLY for t in tokens)
+def _plainly_english(tokens: list[str]) -> bool:
+    hits = sum(t.replace("'", "") in _ENGLISH_ONLY for t in tokens)
     return hits >= 4 and hits * 5 >= len(tokens)
 
 
@@ -43,7 +42,8 @@ def _detector(languages: tuple[str, ...]) -> Any:
 def detect_language(text: str, languages: tuple[str, ...]) -> str:
     """The ISO 639-1 code of ``text`` among ``languages`` (English when unsure or alone)."""
     sample = text[:SAMPLE_CHARS]
-    if len(languages) < 2 or sum(c.isalpha() for c in sample) < 12 or _plainly_english(sample):
+    tokens = _TOKEN.findall(sample.lower())
+    if len(languages) < 2 or sum(map(len, tokens)) < 12 or _plainly_english(tokens):
         return DEFAULT
     found = _detector(tuple(sorted(languages))).detect_language_of(sample)
     if found is None:
