@@ -3,6 +3,7 @@ acknowledgement (Step 5). Pure functions of (package, decision, policy), called 
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from functools import cache
 
@@ -11,6 +12,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 from escalation.models import EscalationPackage, TriageDecision
 from escalation.playbooks import render_playbook
 from escalation.policy import Policy
+from escalation.segments import split_message
 
 
 def format_utc(value: datetime | None) -> str:
@@ -41,11 +43,25 @@ def format_minutes(minutes: int | None) -> str:
     return f"within {minutes} minute{'s' if minutes != 1 else ''}"
 
 
+_SENTENCE_END = re.compile(r"[.!?](?=\s)")
+
+
 def excerpt(text: str, limit: int) -> str:
+    """At most `limit` characters, cut after a whole sentence where one ends past half-way
+    (else after a whole word): the summary never quotes the customer by a fragment."""
     text = text.strip()
     if len(text) <= limit:
         return text
-    return text[:limit].rsplit(" ", 1)[0] + " …"
+    head = text[:limit]
+    ends = [m.end() for m in _SENTENCE_END.finditer(head)]
+    if ends and ends[-1] >= limit // 2:
+        return head[: ends[-1]] + " …"
+    return head.rsplit(" ", 1)[0] + " …"
+
+
+def new_message(text: str) -> str:
+    """What the customer wrote now, without the quoted thread, signature and disclaimer."""
+    return split_message(text).new or text
 
 
 @cache
@@ -56,7 +72,7 @@ def _templates() -> Environment:
         keep_trailing_newline=True,
         autoescape=False,  # Markdown and plain text; the web app escapes when it renders HTML
     )
-    env.filters.update(utc=format_utc, ago=format_ago, excerpt=excerpt)
+    env.filters.update(utc=format_utc, ago=format_ago, excerpt=excerpt, new_message=new_message)
     return env
 
 
