@@ -487,6 +487,8 @@ def find_at_stake(text: str | Text | TicketReading, policy: Policy) -> AtStake |
     scan = _scan(text, policy)
     compiled = policy.compiled
     norm = scan.text.norm
+    if isinstance(text, TicketReading) and text.language != "en":
+        return _at_stake_after(scan, policy)
     best: tuple[tuple[int, int, int, int], AtStake] | None = None
     for hit in scan.phrases.get(AT_STAKE_NOUNS, []):
         before = _STAKE_WORDS.search(norm[max(0, hit.start - 60) : hit.start])
@@ -503,6 +505,35 @@ def find_at_stake(text: str | Text | TicketReading, policy: Policy) -> AtStake |
         start = hit.start - (len(qualifier) + 1 if qualifier else 0)
         phrase = " ".join(scan.text.original(start, hit.end).split())
         key = (int(emotional), int(bool(qualifier)), int(bool(number)), -hit.start)
+        if best is None or key > best[0]:
+            best = (key, AtStake(phrase=phrase, emotional=emotional))
+    return best[1] if best else None
+
+
+# Romance and Dutch/German qualifiers follow the noun: "fotos de la boda", "foto del matrimonio".
+_STAKE_AFTER = re.compile(
+    r" (?:de|do|da|dos|das|del|della|dello|dei|delle|degli|des|du|di|van|von|vom|der|uit)"
+    r"(?: (?:la|el|los|las|le|les|il|lo|mi|mis|meu|minha|meus|minhas|nosso|nossa|mon|ma|mes|"
+    r"notre|nos|mio|mia|miei|mie|nostro|nostra|mijn|onze|het|de|meiner|meines|unserer))?"
+    r"((?: [^\W\d_]+){1,2})"
+)
+
+
+def _at_stake_after(scan: Scan, policy: Policy) -> AtStake | None:
+    """What is at stake where the qualifier follows the noun; a bare noun when none does."""
+    emotional_words = policy.compiled.emotional
+    best: tuple[tuple[int, int], AtStake] | None = None
+    for hit in scan.phrases.get(AT_STAKE_NOUNS, []):
+        after = _STAKE_AFTER.match(scan.text.norm, hit.end)
+        found = (
+            emotional_words.search(after.group(1))
+            if after is not None and emotional_words is not None
+            else None
+        )
+        emotional = found is not None
+        end = after.start(1) + found.end() if after is not None and found is not None else hit.end
+        phrase = " ".join(scan.text.original(hit.start, end).split())
+        key = (int(emotional), -hit.start)
         if best is None or key > best[0]:
             best = (key, AtStake(phrase=phrase, emotional=emotional))
     return best[1] if best else None

@@ -102,3 +102,20 @@ def test_a_ticket_is_decided_as_its_english_equivalent(
 def test_the_language_is_detected(policy: Policy, case: dict[str, Any]) -> None:
     text = case["ticket"]["subject"] + "\n" + case["ticket"]["description"]
     assert detect_language(text, policy.compiled.languages) == case["language"]
+
+
+@pytest.mark.parametrize(
+    ("subject", "description", "stake"),
+    [
+        ("Fotos perdidas", "Hola, han desaparecido las fotos de la boda de mi hermana.", "fotos de la boda"),
+        ("Foto sparite", "Buongiorno, sono sparite le foto del matrimonio dal mio album.", "foto del matrimonio"),
+        ("Photos disparues", "Bonjour, les photos du mariage ont disparu de ma galerie.", "photos du mariage"),
+    ],
+)  # fmt: skip
+def test_what_is_at_stake_reads_the_qualifier_after_the_noun(
+    policy: Policy, subject: str, description: str, stake: str
+) -> None:
+    case = {"id": "stake", "urgency": "high"}
+    decision = _decide(policy, case, {"subject": subject, "description": description})
+    assert decision.at_stake == stake
+    assert any("high emotional value" in reason for reason in decision.reasons)
