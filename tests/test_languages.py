@@ -107,9 +107,12 @@ def test_the_language_is_detected(policy: Policy, case: dict[str, Any]) -> None:
 @pytest.mark.parametrize(
     ("subject", "description", "stake"),
     [
-        ("Fotos perdidas", "Hola, han desaparecido las fotos de la boda de mi hermana.", "fotos de la boda"),
-        ("Foto sparite", "Buongiorno, sono sparite le foto del matrimonio dal mio album.", "foto del matrimonio"),
-        ("Photos disparues", "Bonjour, les photos du mariage ont disparu de ma galerie.", "photos du mariage"),
+        ("Fotos perdidas", "Han desaparecido las fotos de la boda de mi hermana.",
+         "fotos de la boda"),
+        ("Foto sparite", "Sono sparite le foto del matrimonio dal mio album.",
+         "foto del matrimonio"),
+        ("Photos disparues", "Les photos du mariage ont disparu de ma galerie.",
+         "photos du mariage"),
     ],
 )  # fmt: skip
 def test_what_is_at_stake_reads_the_qualifier_after_the_noun(
