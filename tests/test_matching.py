@@ -141,3 +141,28 @@ def test_a_closing_apostrophe_leaves_one_space() -> None:
     # Possessive plurals and quoted words read as plain words: "customers' invoices".
     assert Text.of("other customers' invoices").norm == "other customers invoices"
     assert Text.of("the 'Family' album").norm == "the family album"
+
+
+@pytest.mark.parametrize(
+    ("pattern", "problem"),
+    [
+        ("photos? (?:lost", "invalid regular expression"),
+        ("(?:gone)?", "matches empty text"),
+        ("(?<=\\w+)lost", "invalid regular expression"),  # look-behind width: compiler-only
+        ("@media gone", None),
+    ],
+)
+def test_policy_patterns_are_validated_by_the_parser_alone(
+    pattern: str, problem: str | None
+) -> None:
+    """Validation parses each pattern (with vocabulary references as one-character groups)
+    instead of compiling it; these are the errors the parser and the width check must catch."""
+    from escalation.matching import _compile_one
+    from escalation.policy import PolicyError
+
+    vocabulary = {"media": "(?:photos?|albums?)"}
+    if problem is None:
+        assert _compile_one(pattern, vocabulary, "p") == "(?:(?:photos?|albums?)) gone"
+        return
+    with pytest.raises(PolicyError, match=problem):
+        _compile_one(pattern, vocabulary, "p")
