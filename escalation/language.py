@@ -15,7 +15,7 @@ DEFAULT = "en"
 SAMPLE_CHARS = 400
 
 # Function words no other supported language writes (so not "is", "in", "was", "of", "on",
-# "die"...). A text where they are a fifth of the words is English without asking the model:
+# "die"...). A text where they are a sixth of the words is English without asking the model:
 # most tickets are, and the model costs more than the rest of triage.
 _ENGLISH_ONLY = frozenset(
     "the and my you your to with have has this that what were it for can not are please "
@@ -26,7 +26,7 @@ _TOKEN = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)?")
 
 def _plainly_english(tokens: list[str]) -> bool:
     hits = sum(t.replace("'", "") in _ENGLISH_ONLY for t in tokens)
-    return hits >= 4 and hits * 5 >= len(tokens)
+    return hits >= 3 and hits * 6 >= len(tokens)
 
 
 @cache
