@@ -321,3 +321,40 @@ def test_a_bare_follow_up_is_read_against_the_thread_it_answers(policy: Policy) 
     )
     assert (decision.team, decision.priority) == ("engineering", Priority.P1), decision.reasons
     assert decision.evidence[0].source == "context"
+
+
+@pytest.mark.parametrize(
+    "description",
+    [
+        "The sync is broken again. If your engineer closes my ticket once more I'll be waiting "
+        "for him outside your office and he will end up in hospital, I'll put him in hospital.",
+        "My ex still has access to our shared album and keeps commenting that he will kill me "
+        "when I leave work on Friday. Please remove his access and keep the comments.",
+        "Someone wrote under my son's photos that he knows which school my son goes to and "
+        "will come for him. Please take the gallery down.",
+    ],
+)
+def test_concrete_or_reported_threats_are_legal_emergencies(
+    policy: Policy, description: str
+) -> None:
+    decision = decide(policy, "Help", description, category="galleries_and_albums")
+    assert row(decision) == (True, "legal", "P0"), (decision.scenario, decision.reasons)
+
+
+def test_a_court_order_due_today_is_a_legal_emergency(policy: Policy) -> None:
+    decision = decide(
+        policy,
+        "Court order: disclosure of account records due today 16:00",
+        "Please find attached the sealed order; it requires compliance by 4pm today.",
+    )
+    assert row(decision) == (True, "legal", "P0"), (decision.scenario, decision.reasons)
+
+
+def test_other_people_on_their_own_accounts_are_several_users(policy: Policy) -> None:
+    decision = decide(
+        policy,
+        "Albums empty",
+        "Since last night four client albums show 0 photos. My assistant, who has her own "
+        "account, says her albums are empty too, and three different couples emailed me.",
+    )
+    assert row(decision) == (True, "engineering", "P0"), (decision.scenario, decision.reasons)
