@@ -286,6 +286,11 @@ _INTENDED_NL = (
 )
 _DISCLAIMER_STRONG = _line_openings(
     r"confidential(?:ity)?\s+(?:notice|note|statement|warning|disclaimer)",
+    r"important\s+(?:notice|disclaimer|note)\s*:",
+    r"legal\s+(?:notice|disclaimer)\s*:",
+    r"privileged\s+(?:and|&)\s+confidential",
+    r"confidential(?:ity)?\s*:",
+    r"disclaimer\s*:",
     r"if\s+you\s+(?:are\s+not\s+the\s+(?:intended|named)|have\s+received\s+this\s+"
     r"(?:e-?mail|message|communication)\s+in\s+error)",
     r"please\s+(?:consider|think\s+of|respect)\s+the\s+environment\s+before\s+print",

@@ -358,3 +358,51 @@ def test_other_people_on_their_own_accounts_are_several_users(policy: Policy) ->
         "account, says her albums are empty too, and three different couples emailed me.",
     )
     assert row(decision) == (True, "engineering", "P0"), (decision.scenario, decision.reasons)
+
+
+@pytest.mark.parametrize(
+    ("subject", "description", "expected"),
+    [
+        ("Receipt details", "Our March invoice still shows our former business name and the "
+         "old address. Could you reissue it please?", ("billing", "P2")),
+        ("Prints page", "Since I updated the app the crop tool jumps to the first photo when I "
+         "tap save. Before the update it worked fine.", ("engineering", "P2")),
+        ("Clips", "After the storage clean-up all my holiday clips show 0:00 and the files "
+         "seem corrupted, on the phone and the web.", ("engineering", "P1")),
+        ("Upload quirk", "The uploader silently skips photos whose names contain a hashtag. If I "
+         "rename them they upload fine, so no rush.", ("engineering", "P2")),
+        ("Scam gallery", "A public gallery on your site shows a fake login page for a bank and "
+         "is being used to phish people. Please take it down.", ("legal", "P1")),
+    ],
+)  # fmt: skip
+def test_more_wordings_of_known_rows(
+    policy: Policy, subject: str, description: str, expected: tuple[str, str]
+) -> None:
+    decision = decide(policy, subject, description)
+    assert (decision.team, decision.priority and decision.priority.value) == expected, (
+        decision.scenario,
+        [(e.scenario, e.phrases) for e in decision.evidence],
+    )
+
+
+def test_a_wish_for_file_formats_is_a_feature_request(policy: Policy) -> None:
+    decision = decide(
+        policy,
+        "Formats",
+        "Would love it if you could add native support (DNG/HEIF previews) one day!",
+        status="free",
+    )
+    assert (decision.team, decision.scenario) == ("product", "feature_request"), (
+        decision.evidence
+    )
+
+
+def test_an_important_notice_disclaimer_is_not_the_customers_words(policy: Policy) -> None:
+    decision = quiet(
+        policy,
+        "Album order",
+        "Hello, can I reorder albums by dragging them?\n\nKind regards,\nSam Lee\nStudio Lee\n\n"
+        "IMPORTANT NOTICE: This e-mail is confidential and may be legally privileged; personal "
+        "data is processed under the GDPR. If you are not the intended recipient, delete it.",
+    )
+    assert not decision.escalate, decision.reasons
