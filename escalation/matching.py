@@ -553,14 +553,14 @@ def _check_references(policy: Policy) -> tuple[dict[str, int], dict[str, int], d
             raise PolicyError(
                 f"{path}.team", f"unknown team {scenario.team!r} (known: {known_teams})"
             )
-        for field, index in (("categories", category_index), ("hint_categories", hint_index)):
-            for j, category in enumerate(getattr(scenario, field)):
+        for key_name, index in (("categories", category_index), ("hint_categories", hint_index)):
+            for j, category in enumerate(getattr(scenario, key_name)):
                 key = normalise_category(category)
                 taken = category_index.get(key, hint_index.get(key))
                 if taken is not None:
                     other = policy.scenarios[taken].id
                     raise PolicyError(
-                        f"{path}.{field}[{j}]",
+                        f"{path}.{key_name}[{j}]",
                         f"category {category!r} already maps to scenario {other!r}",
                     )
                 index[key] = i

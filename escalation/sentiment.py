@@ -157,6 +157,7 @@ _IDIOMS_BODY = (
     r"not (?:a )?(?:big deal|priority)|(?:there is |theres )?no (?:big )?(?:panic|stress)"
 )
 _BANGS = re.compile(r"!{2,}|\?!|!\?")
+_LOUD = re.compile(r"[A-Z]{3}")
 
 
 def _words(*bodies: str | None) -> re.Pattern[str] | None:
@@ -285,7 +286,9 @@ def assess_sentiment(
     delighted = words.delight.search(folded) is not None
     bangs = False
     loud_words = all_words = loud_sentences = 0
-    for sentence in _SENTENCE_SPLIT.split(text):
+    # Most tickets neither shout nor bang: then no sentence needs reading alone.
+    loud = _LOUD.search(text) is not None or _BANGS.search(text) is not None
+    for sentence in _SENTENCE_SPLIT.split(text) if loud else ():
         shouted, counted = _shouted(sentence)
         bang = _BANGS.search(sentence) is not None
         if shouted or bang:
