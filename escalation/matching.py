@@ -607,9 +607,11 @@ def _phrase_patterns(words: Any, vocabulary: dict[str, str], path: str) -> list[
     patterns: list[tuple[int, str]] = []
 
     def add(owner: int, items: Sequence[str], where: str) -> None:
-        joined = _join(items, vocabulary, where)
-        if joined:
-            patterns.append((owner, joined))
+        # One body per phrase, not one alternation of them all: the index then tries at each
+        # word only the phrases that can start there (a joined set was tried whole at every
+        # word any of its phrases could start with).
+        for i, item in enumerate(items):
+            patterns.append((owner, _compile_one(item, vocabulary, f"{where}[{i}]")))
 
     add(LEGAL_TERMS, words.triggers.legal_terms, f"{path}triggers.legal_terms")
     add(
@@ -634,24 +636,26 @@ def _time_patterns(
 ) -> list[tuple[int, str]]:
     """An event near a time, a firm time alone, or a deadline (English plus one language)."""
 
-    def joined(field: str) -> str:
-        return "|".join(
-            p
+    def each(field: str) -> list[str]:
+        return [
+            _compile_one(item, vocabulary, f"{path}time_sensitivity.{field}[{i}]")
             for ts, path in parts
-            if (p := _join(getattr(ts, field), vocabulary, f"{path}time_sensitivity.{field}"))
-        )
+            for i, item in enumerate(getattr(ts, field))
+        ]
 
     events, weak, strong, deadlines = (
-        joined(f) for f in ("events", "weak_times", "strong_times", "deadlines")
+        each(f) for f in ("events", "weak_times", "strong_times", "deadlines")
     )
     patterns: list[tuple[int, str]] = []
+    # An event near a time, one body per event and per time (see `add` above for why).
     if events and (weak or strong):
-        times = "|".join(p for p in (weak, strong) if p)
-        patterns.append((TIME_PHRASES, rf"(?:{events})(?: \S+){{0,4}}? (?:{times})"))
-        patterns.append((TIME_PHRASES, rf"(?:{times})(?: \S+){{0,3}}? (?:{events})"))
-    for part in (strong, deadlines):
-        if part:
-            patterns.append((TIME_PHRASES, part))
+        any_event = "|".join(f"(?:{e})" for e in events)
+        any_time = "|".join(f"(?:{t})" for t in (*weak, *strong))
+        for event in events:
+            patterns.append((TIME_PHRASES, rf"(?:{event})(?: \S+){{0,4}}? (?:{any_time})"))
+        for time in (*weak, *strong):
+            patterns.append((TIME_PHRASES, rf"(?:{time})(?: \S+){{0,3}}? (?:{any_event})"))
+    patterns.extend((TIME_PHRASES, part) for part in (*strong, *deadlines))
     return patterns
 
 
