@@ -160,6 +160,11 @@ _BANGS = re.compile(r"!{2,}|\?!|!\?")
 _LOUD = re.compile(r"[A-Z]{3}")
 
 
+def _inner(regex: re.Pattern[str]) -> str:
+    """A `_words` expression without its word-boundary wrapper."""
+    return regex.pattern.removeprefix(r"(?<!\w)(?:").removesuffix(r")(?!\w)")
+
+
 def _words(*bodies: str | None) -> re.Pattern[str] | None:
     parts = [b for b in bodies if b]
     if not parts:
@@ -178,6 +183,8 @@ class SentimentMarkers:
     gratitude: re.Pattern[str]
     idioms: re.Pattern[str] | None
     english: bool = True  # VADER's tone only reads English
+    # All four kinds in one expression, a named group each: one pass over the text, not four.
+    every: re.Pattern[str] | None = None
 
     @classmethod
     def build(
@@ -195,11 +202,23 @@ class SentimentMarkers:
             assert pattern is not None
             return pattern
 
+        kinds = {
+            "anger": join(_ANGER_BODY, anger),
+            "frustration": join(_FRUSTRATION_BODY, frustration),
+            "delight": join(_DELIGHT_BODY, delight),
+            "polite": join(_POLITE_BODY, polite),
+        }
+        every = re.compile(
+            r"(?<!\w)(?:"
+            + "|".join(f"(?P<{kind}>{_inner(regex)})" for kind, regex in kinds.items())
+            + r")(?!\w)"
+        )
         return cls(
-            anger=join(_ANGER_BODY, anger),
-            frustration=join(_FRUSTRATION_BODY, frustration),
-            polite=join(_POLITE_BODY, polite),
-            delight=join(_DELIGHT_BODY, delight),
+            anger=kinds["anger"],
+            frustration=kinds["frustration"],
+            polite=kinds["polite"],
+            delight=kinds["delight"],
+            every=every,
             gratitude=join(_GRATITUDE_BODY, [p for p in polite if "grac" in p or "dank" in p]),
             idioms=_words(_IDIOMS_BODY, *(fold(p) for p in idioms)),
             english=english,
@@ -280,10 +299,20 @@ def assess_sentiment(
     folded = _normalise(text)
     if words.idioms is not None:
         folded = words.idioms.sub(" ", folded)
-    anger = words.anger.findall(folded)
-    frustration = words.frustration.findall(folded)
-    polite = words.polite.search(folded) is not None
-    delighted = words.delight.search(folded) is not None
+    anger: list[str] = []
+    frustration: list[str] = []
+    polite = delighted = False
+    assert words.every is not None
+    for found in words.every.finditer(folded):
+        kind = found.lastgroup
+        if kind == "anger":
+            anger.append(found.group())
+        elif kind == "frustration":
+            frustration.append(found.group())
+        elif kind == "delight":
+            delighted = True
+        else:
+            polite = True
     bangs = False
     loud_words = all_words = loud_sentences = 0
     # Most tickets neither shout nor bang: then no sentence needs reading alone.
