@@ -29,6 +29,7 @@ I/O at import time.
 
 from __future__ import annotations
 
+import operator
 import re
 import string
 from dataclasses import dataclass
@@ -93,6 +94,7 @@ _WORD = re.compile(r"[A-Za-z][A-Za-z_']*")
 _SENTENCE_SPLIT = re.compile(r"(?<=[.!?])\s+|\n+")
 _APOSTROPHES = re.compile(r"['’‘`´]")
 _PUNCTUATION = string.punctuation
+_STRIP_PUNCTUATION = operator.methodcaller("strip", _PUNCTUATION)
 
 _ANGER_BODY = (
     r"unacceptable|ridiculous|outrageous|absurd|disgrace\w*|disgusting|pathetic|"
@@ -249,12 +251,12 @@ def _tone(sentences: list[str], glad: re.Pattern[str] | None = None) -> float:
     quadratic in sentence length, so whole paragraphs are both slower and less accurate). A
     sentence with words of delight never counts as negative."""
     analyzer = _analyzer()
-    lexicon = analyzer.lexicon
+    words = analyzer.lexicon.keys()
     scores: list[float] = []
     for sentence in sentences[:60]:
         tokens = sentence.split()
         # Without a lexicon word (or emoticon) VADER scores 0: skip its cost.
-        if not any(t in lexicon or t.strip(_PUNCTUATION) in lexicon for t in tokens):
+        if words.isdisjoint(tokens) and words.isdisjoint(map(_STRIP_PUNCTUATION, tokens)):
             continue
         compound = analyzer.polarity_scores(sentence[:1000])["compound"]
         if compound < 0 and glad is not None and glad.search(sentence):
