@@ -26,9 +26,22 @@ _ENGLISH_ONLY = frozenset(
 _TOKEN = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)?")
 
 
-def _plainly_english(tokens: list[str]) -> bool:
-    hits = sum(t.replace("'", "") in _ENGLISH_ONLY for t in tokens)
-    return hits >= 3 and hits * 6 >= len(tokens)
+# Words that mark a text as another supported language: with none of them, no accent and a
+# couple of English-only words, a short text is English too.
+_FOREIGN = frozenset(
+    "und ich nicht ist das der mit bitte ein eine einen mein meine sie wir el los las que por "
+    "para pero muy gracias hola les je et est pas pour avec merci nous vous bonjour nao obrigado "
+    "obrigada voce com uma ola il che sono della grazie perche buongiorno het een ik niet bij "
+    "voor dank mijn wij zijn hallo".split()
+)
+
+
+def _plainly_english(tokens: list[str], ascii_only: bool = False) -> bool:
+    words = [t.replace("'", "") for t in tokens]
+    hits = sum(t in _ENGLISH_ONLY for t in words)
+    if hits >= 3 and hits * 6 >= len(words):
+        return True
+    return ascii_only and hits >= 2 and _FOREIGN.isdisjoint(words)
 
 
 @cache
@@ -45,7 +58,11 @@ def detect_language(text: str, languages: tuple[str, ...]) -> str:
     """The ISO 639-1 code of ``text`` among ``languages`` (English when unsure or alone)."""
     sample = text[:SAMPLE_CHARS]
     tokens = _TOKEN.findall(sample.lower())
-    if len(languages) < 2 or sum(map(len, tokens)) < 12 or _plainly_english(tokens):
+    if (
+        len(languages) < 2
+        or sum(map(len, tokens)) < 12
+        or _plainly_english(tokens, sample.isascii())
+    ):
         return DEFAULT
     found = _detector(tuple(sorted(languages))).detect_language_of(sample)
     if found is None:
