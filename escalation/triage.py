@@ -44,7 +44,7 @@ from escalation.models import (
     Trigger,
 )
 from escalation.policy import Policy, Scenario, normalise_category
-from escalation.segments import Message, split_message
+from escalation.segments import split_message
 from escalation.sentiment import Sentiment, assess_sentiment
 
 # The scenario whose signals mean "a workaround exists" (for the "No clear workaround" line).
@@ -58,8 +58,7 @@ class TicketReading:
     scan: Scan
     sentiment: Sentiment
     language: str = "en"
-    message: Message | None = None
-    context: Scan | None = None  # quoted and forwarded parts: evidence, never the decision
+    context: Scan | None = None  # the quoted thread: evidence for a bare follow-up only
 
     @property
     def text(self) -> Text:
@@ -111,8 +110,8 @@ _THREAD_SUBJECT = re.compile(
 _FORWARD_SUBJECT = re.compile(r"^\s*(?:fwd?|wg|tr|enc|i|doorst)\s*:", re.IGNORECASE)
 
 
-def customer_words(package: EscalationPackage) -> tuple[str, str, Message]:
-    """(what the customer wrote now, the thread it answers, the split message).
+def customer_words(package: EscalationPackage) -> tuple[str, str]:
+    """(what the customer wrote now, the thread it answers).
 
     A reply's subject and its quoted history are the thread: they may say what a bare follow-up
     is about. A forwarded mail is something the customer shows us (a scam mail is evidence of a
@@ -123,11 +122,11 @@ def customer_words(package: EscalationPackage) -> tuple[str, str, Message]:
     subject = ticket.subject or ""
     thread = _THREAD_SUBJECT.match(subject)
     if thread is None:
-        return "\n".join(p for p in (subject, message.new) if p), message.quoted, message
+        return "\n".join(p for p in (subject, message.new) if p), message.quoted
     earlier = [message.quoted]
     if not _FORWARD_SUBJECT.match(subject):
         earlier.insert(0, subject[thread.end() :])
-    return message.new, "\n".join(p for p in earlier if p), message
+    return message.new, "\n".join(p for p in earlier if p)
 
 
 _SENTENCE_END = re.compile(r"[.!?\n]")
@@ -154,7 +153,7 @@ def _without_hypotheticals(scan: Scan) -> str:
 def read_ticket(package: EscalationPackage, policy: Policy) -> TicketReading:
     """Split off the history, detect the language, and find every signal in the new words once."""
     compiled = policy.compiled
-    now, earlier, message = customer_words(package)
+    now, earlier = customer_words(package)
     language = detect_language(now, compiled.languages)
     reader = compiled.reader(language)
     scan = reader.scan(Text.of(now))
@@ -164,7 +163,6 @@ def read_ticket(package: EscalationPackage, policy: Policy) -> TicketReading:
         scan=scan,
         sentiment=assess_sentiment(mood, compiled.thresholds, reader.markers, complaint),
         language=reader.language,
-        message=message,
         context=reader.scan(Text.of(earlier)) if earlier else None,
     )
 
@@ -250,7 +248,7 @@ def detect_scenario(
             ScenarioMatch(
                 scenario,
                 "text",
-                _evidence_of(reading, hits),
+                _evidence_of(reading.text, hits),
                 _score(hits, scenario.weight),
                 row=_lifted(scenario, several, policy),
             )
@@ -273,12 +271,11 @@ def detect_scenario(
         assert context is not None
         for index, hits in context.scenarios.items():
             scenario = policy.scenarios[index]
-            evidence = tuple(dict.fromkeys(context.text.original(h.start, h.end) for h in hits))
             candidates.append(
                 ScenarioMatch(
                     scenario,
                     "context",
-                    evidence,
+                    _evidence_of(context.text, hits),
                     _score(hits, scenario.weight),
                     row=_lifted(scenario, several, policy),
                 )
@@ -308,11 +305,9 @@ def _thread_speaks(reading: TicketReading) -> bool:
     return True
 
 
-def _evidence_of(reading: TicketReading, hits: list[Hit]) -> tuple[str, ...]:
-    seen: dict[str, None] = {}
-    for hit in hits:
-        seen.setdefault(reading.text.original(hit.start, hit.end), None)
-    return tuple(seen)
+def _evidence_of(text: Text, hits: list[Hit]) -> tuple[str, ...]:
+    """The customer's words behind the hits, each once, in order."""
+    return tuple(dict.fromkeys(text.original(hit.start, hit.end) for hit in hits))
 
 
 def _confidence(match: ScenarioMatch) -> float:
@@ -335,7 +330,7 @@ def find_known_solution(
     """An approved solution for the decided scenario, or for another one the words support at
     the same priority (never one that would answer a less severe issue than the decided one)."""
     decided = (match.row or match.scenario).priority
-    for candidate in (match, *match.considered):
+    for candidate in match.considered or (match,):  # most severe first: the decided one leads
         if (candidate.row or candidate.scenario).priority is not decided:
             continue
         known = match_known_solution(
@@ -683,10 +678,6 @@ def triage(package: EscalationPackage, policy: Policy) -> TriageDecision:
         phrase = at_stake.phrase[:1].upper() + at_stake.phrase[1:]
         reasons.append(f"{phrase} (high emotional value)")
     reasons.append(scenario.impact or scenario.label)
-    if match.source == "fallback":
-        reasons.append(
-            "Unclassified: nothing in the ticket names a scenario - a human classifies it"
-        )
     if match.source == "text" and package.ticket.category:
         filed = policy.compiled.category_index.get(normalise_category(package.ticket.category))
         if filed is not None and policy.scenarios[filed].id != match.scenario.id:
