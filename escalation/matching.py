@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from escalation.folding import APOSTROPHES, CONTRACTION, FOLD_TABLE, fold_pattern, lower
 from escalation.models import TEAMS, Priority
 from escalation.policy import PolicyError, normalise_category
-from escalation.sentiment import SentimentMarkers, SentimentThresholds
+from escalation.sentiment import ENGLISH, SentimentMarkers, SentimentThresholds
 
 if TYPE_CHECKING:
     from escalation.policy import Policy
@@ -700,7 +700,7 @@ def _compile(policy: Policy) -> CompiledPolicy:
                 neg.window,
                 _clause_break([*_CLAUSE_BREAKS, *neg.clause_breaks]),
             ),
-            markers=SentimentMarkers.build(),
+            markers=ENGLISH,
         )
     }
     emotional = list(policy.at_stake.emotional)
@@ -731,6 +731,7 @@ def _compile(policy: Policy) -> CompiledPolicy:
                 frustration=sentiment.frustration,
                 polite=sentiment.polite,
                 delight=sentiment.delight,
+                gratitude=sentiment.gratitude,
                 idioms=sentiment.idioms,
                 english=False,
             )

@@ -265,6 +265,8 @@ class LexiconSentiment(_Strict):
     frustration: list[str] = []
     polite: list[str] = []
     delight: list[str] = []
+    # Thanks: like delight, they make capitals and "!!!" emphatic rather than angry.
+    gratitude: list[str] = []
     idioms: list[str] = []
 
 

@@ -184,9 +184,9 @@ class SentimentMarkers:
     delight: re.Pattern[str]
     gratitude: re.Pattern[str]
     idioms: re.Pattern[str] | None
-    english: bool = True  # VADER's tone only reads English
     # All four kinds in one expression, a named group each: one pass over the text, not four.
-    every: re.Pattern[str] | None = None
+    every: re.Pattern[str]
+    english: bool = True  # VADER's tone only reads English
 
     @classmethod
     def build(
@@ -196,6 +196,7 @@ class SentimentMarkers:
         frustration: list[str] | tuple[str, ...] = (),
         polite: list[str] | tuple[str, ...] = (),
         delight: list[str] | tuple[str, ...] = (),
+        gratitude: list[str] | tuple[str, ...] = (),
         idioms: list[str] | tuple[str, ...] = (),
         english: bool = True,
     ) -> SentimentMarkers:
@@ -221,7 +222,7 @@ class SentimentMarkers:
             polite=kinds["polite"],
             delight=kinds["delight"],
             every=every,
-            gratitude=join(_GRATITUDE_BODY, [p for p in polite if "grac" in p or "dank" in p]),
+            gratitude=join(_GRATITUDE_BODY, gratitude),
             idioms=_words(_IDIOMS_BODY, *(fold(p) for p in idioms)),
             english=english,
         )
@@ -304,7 +305,6 @@ def assess_sentiment(
     anger: list[str] = []
     frustration: list[str] = []
     polite = delighted = False
-    assert words.every is not None
     for found in words.every.finditer(folded):
         kind = found.lastgroup
         if kind == "anger":
