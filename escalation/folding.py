@@ -27,9 +27,13 @@ def _fold_table() -> dict[int, str]:
 
 FOLD_TABLE = _fold_table()
 
-# An apostrophe before an English contraction ending is dropped ("can't", "it's", "foto's");
-# any other apostrophe separates words ("l'album", "j'ai", "dell'app").
-CONTRACTION = re.compile(rf"[{APOSTROPHES}](?=(?:t|s|re|ve|ll|d|m)(?![^\W\d_]))")
+# An apostrophe before an English contraction ending is dropped ("can't", "it's", "foto's"), and
+# so is one that opens or closes a word ("customers' invoices", "the 'Family' album"); any other
+# apostrophe separates words ("l'album", "j'ai", "dell'app").
+DROPPED = re.compile(
+    rf"[{APOSTROPHES}](?=(?:t|s|re|ve|ll|d|m)(?![^\W\d_]))"
+    rf"|(?<!\w)[{APOSTROPHES}]|[{APOSTROPHES}](?!\w)"
+)
 ELISION = re.compile(rf"[{APOSTROPHES}]")
 
 
@@ -44,7 +48,7 @@ def lower(text: str) -> str:
 def fold(text: str) -> str:
     """Lower-cased, accents folded, apostrophes resolved (see the module docstring)."""
     folded = lower(text).translate(FOLD_TABLE)
-    return ELISION.sub(" ", CONTRACTION.sub("", folded))
+    return ELISION.sub(" ", DROPPED.sub("", folded))
 
 
 def fold_pattern(pattern: str) -> str:

@@ -15,24 +15,22 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from escalation.folding import APOSTROPHES, CONTRACTION, FOLD_TABLE, fold_pattern, lower
+from escalation.folding import APOSTROPHES, DROPPED, FOLD_TABLE, fold_pattern, lower
 from escalation.models import TEAMS, Priority
 from escalation.policy import PolicyError, normalise_category
 from escalation.sentiment import ENGLISH, SentimentMarkers, SentimentThresholds
 
 if TYPE_CHECKING:
-    from escalation.policy import Policy
+    from escalation.policy import LexiconNegation, NegationConfig, Policy
 
 # ---------------------------------------------------------------------------------------------
 # Text: normalised once per ticket, with a way back to the customer's own words
 # ---------------------------------------------------------------------------------------------
 
-# Contraction apostrophes go ("can't" -> "cant"), elision ones part words ("l'album" -> "l album"),
-# space runs collapse (escalation/folding.py says why).
-# An apostrophe that opens or closes a word ("customers' invoices", "the 'Family' album") goes too.
+# Apostrophes resolved as escalation/folding.py says (dropped, or parting words), space runs
+# collapsed.
 _NORMALISE = re.compile(
-    rf"(?P<contraction>{CONTRACTION.pattern}|(?<!\w)[{APOSTROPHES}]|[{APOSTROPHES}](?!\w))"
-    rf"|[{APOSTROPHES}]|[^\S\n]*\n\s*|[^\S\n]{{2,}}|[^\S\n ]"
+    rf"(?P<dropped>{DROPPED.pattern})|[{APOSTROPHES}]|[^\S\n]*\n\s*|[^\S\n]{{2,}}|[^\S\n ]"
 )
 
 
@@ -57,7 +55,7 @@ class Text:
             pieces.append(lowered[pos:start])
             npos += start - pos
             token = match.group()
-            if match.lastgroup == "contraction":
+            if match.lastgroup == "dropped":
                 replacement = ""
             else:
                 replacement = "\n" if "\n" in token else " "
@@ -659,6 +657,22 @@ def _time_patterns(
     return patterns
 
 
+def _negation(base: NegationConfig, extra: LexiconNegation | None = None) -> Negation:
+    """English's negation words, plus a lexicon's (less the English ones it drops)."""
+
+    def words(name: str) -> frozenset[str]:
+        return frozenset([*getattr(base, name), *(getattr(extra, name) if extra else ())])
+
+    return Negation(
+        words("words") - frozenset(extra.drop if extra else ()),
+        words("except_after"),
+        words("fillers"),
+        words("clause_starters"),
+        base.window,
+        _clause_break([*_CLAUSE_BREAKS, *words("clause_breaks")]),
+    )
+
+
 def _compile(policy: Policy) -> CompiledPolicy:
     """Cross-check references and compile every pattern of every language; raise PolicyError
     naming the key. Each language's index is built when a ticket in it is first read."""
@@ -692,14 +706,7 @@ def _compile(policy: Policy) -> CompiledPolicy:
         "en": _LanguageSource(
             patterns=tuple(english + _time_patterns([(policy.time_sensitivity, "")], vocabulary)),
             not_bodies=tuple(tuple(b) for b in english_not),
-            negation=Negation(
-                frozenset(neg.words),
-                frozenset(neg.except_after),
-                frozenset(neg.fillers),
-                frozenset(neg.clause_starters),
-                neg.window,
-                _clause_break([*_CLAUSE_BREAKS, *neg.clause_breaks]),
-            ),
+            negation=_negation(neg),
             markers=ENGLISH,
         )
     }
@@ -744,14 +751,7 @@ def _compile(policy: Policy) -> CompiledPolicy:
         sources[code] = _LanguageSource(
             patterns=tuple(patterns),
             not_bodies=tuple(tuple(b) for b in not_bodies),
-            negation=Negation(
-                frozenset([*neg.words, *ln.words]) - frozenset(ln.drop),
-                frozenset([*neg.except_after, *ln.except_after]),
-                frozenset([*neg.fillers, *ln.fillers]),
-                frozenset([*neg.clause_starters, *ln.clause_starters]),
-                neg.window,
-                _clause_break([*_CLAUSE_BREAKS, *neg.clause_breaks, *ln.clause_breaks]),
-            ),
+            negation=_negation(neg, ln),
             markers=markers,
             phrase_not=((LEGAL_TERMS, not_legal),) if not_legal else (),
         )
