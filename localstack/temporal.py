@@ -18,15 +18,18 @@ import sys
 import threading
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from datetime import timedelta
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Any, TypeVar
 
+from google.protobuf.duration_pb2 import Duration
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import (
     AddSearchAttributesRequest,
     ListSearchAttributesRequest,
 )
+from temporalio.api.testservice.v1 import SleepRequest
 from temporalio.client import Client
 from temporalio.common import SearchAttributeKey
 from temporalio.contrib.pydantic import pydantic_data_converter
@@ -54,6 +57,7 @@ __all__ = [
     "find_binary",
     "list_search_attributes",
     "search_attribute_keys",
+    "skip_time",
     "start_local_env",
     "start_time_skipping_env",
 ]
@@ -417,3 +421,22 @@ async def start_time_skipping_env(**kwargs: Any) -> WorkflowEnvironment:
         )
     )
     return env
+
+
+# Real time a skipped sleep may take: the test server holds the clock while an activity runs,
+# so on a loaded machine one skip can last minutes of real time.
+SKIP_TIME_RPC_TIMEOUT = timedelta(minutes=5)
+
+
+async def skip_time(env: WorkflowEnvironment, duration: timedelta) -> None:
+    """`env.sleep(duration)` with an explicit RPC deadline.
+
+    `WorkflowEnvironment.sleep` sends no deadline and the SDK core then gives up after 30 s of
+    real time ("Timeout expired", or "h2 protocol error" when the stream is cut), which a
+    shared CI machine exceeds whenever an activity keeps the clock locked.
+    """
+    seconds = Duration()
+    seconds.FromTimedelta(duration)
+    await env.client.test_service.unlock_time_skipping_with_sleep(
+        SleepRequest(duration=seconds), timeout=SKIP_TIME_RPC_TIMEOUT
+    )

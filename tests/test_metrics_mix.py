@@ -9,7 +9,7 @@ migrations applied, dropped at the end) and a time-skipping server of its own.
 Time: T0 is the test server's clock just before the tickets start (that clock starts at real
 time). A ticket's `receivedAt` is T0 minus its queue wait, so its time to escalate is that wait
 plus the real seconds the pipeline took (at most SLACK_ESCALATE). Agents act at T0 + the minute
-in the table (`env.sleep` skips there; the worker's real-time work adds a few seconds, hence
+in the table (`skip_time` skips there; the worker's real-time work adds a few seconds, hence
 SLACK_RESOLVE). Every escalation happens at about T0, so a resolution time is the resolve minute
 minus the minutes spent waiting on the customer.
 
@@ -111,7 +111,7 @@ from escalation.messages import (
 from escalation.models import TicketPayload, parse_payload
 from localstack.postgres import EmbeddedPostgres
 from localstack.smtp import SmtpSink
-from localstack.temporal import start_time_skipping_env
+from localstack.temporal import skip_time, start_time_skipping_env
 from tests.conftest import EXAMPLES, eventually
 from web.feedback import NotEscalated, rate, record_csat_after_resolution
 from web.metrics import Breakdown, MetricsReport, compute_metrics
@@ -617,7 +617,7 @@ class Mix:
         """Advance the server's clock to T0 + `minute` (timers fire on the way)."""
         gap = self.t0 + timedelta(minutes=minute) - await self.env.get_current_time()
         if gap > timedelta(0):
-            await self.env.sleep(gap)
+            await skip_time(self.env, gap)
 
     async def open_db(self) -> asyncpg.Pool:
         return self.pool

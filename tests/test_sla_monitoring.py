@@ -30,7 +30,7 @@ from escalation.messages import (
 from escalation.models import TicketPayload
 from escalation.sla import AlertRecord
 from localstack.smtp import SmtpSink
-from localstack.temporal import start_time_skipping_env
+from localstack.temporal import skip_time, start_time_skipping_env
 from tests.conftest import WebhookReceiver, load_example, policy_with_webhooks
 from tests.test_replay import record_and_replay
 from worker import create_worker
@@ -117,7 +117,7 @@ class Monitor:
         return [a for a in status.alerts if a.kind == kind]
 
     async def sleep(self, **duration: float) -> None:
-        await self.env.sleep(timedelta(**duration))
+        await skip_time(self.env, timedelta(**duration))
 
 
 def ticket(**fields: object) -> TicketPayload:
