@@ -315,6 +315,9 @@ class MonitoringConfig(_Strict):
     daily_check_priorities: list[Priority] = [Priority.P2, Priority.P3]
     no_progress_after: Duration = "48h"
     no_progress_priorities: list[Priority] = [Priority.P2, Priority.P3]
+    # Step 5 runs alongside the escalation; a relay that stays down this long is given up on
+    # and the team is told the customer could not be notified.
+    acknowledgement_give_up: Duration = "6h"
 
 
 class DeEscalationConfig(_Strict):
@@ -323,6 +326,9 @@ class DeEscalationConfig(_Strict):
     # "If human agent resolves quickly": resolved within this share of the response target,
     # counted from the first human response (time waiting on the customer excluded).
     quick_within: Annotated[float, Field(gt=0)] = 0.5
+    # A customer reply this soon after the resolution reopens the ticket as a new episode;
+    # later, the helpdesk must send it as a new ticket.
+    reopen_within: Duration = "7d"
     # "Learn from solution": a pattern resolved quickly this many times drafts a KB article
     # and an auto-response candidate for a human to approve.
     pattern_min_occurrences: Annotated[int, Field(ge=1)] = 3
@@ -409,6 +415,8 @@ class Policy(_Strict):
             response_targets=priorities,
             teams=sorted(self.teams),
             angry_complaint_min=self.modifiers.angry_complaint_min,
+            acknowledgement_give_up=parse_duration_seconds(m.acknowledgement_give_up),
+            reopen_within=parse_duration_seconds(self.de_escalation.reopen_within),
         )
 
     @property
