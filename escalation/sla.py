@@ -35,6 +35,8 @@ class SlaRules(Model):
     response_targets: dict[Priority, int] = Field(default_factory=dict)
     teams: list[str] = Field(default_factory=list)
     angry_complaint_min: Priority = Priority.P1
+    acknowledgement_give_up: int = 6 * 3600
+    reopen_within: int = 7 * 24 * 3600
 
 
 class AlertSpec(Model):
