@@ -3,6 +3,18 @@
 Messages are kept in memory (parsed as `email.message.EmailMessage` with the default policy, so
 UTF-8 subjects and bodies decode) and written as `.eml` files you can open in a mail client.
 SMTPUTF8 and 8BITMIME are advertised, so non-ASCII mail arrives byte-exact.
+
+It can also behave like a real relay having opinions, for the tests and the demo:
+
+- `sink.refuse("bounce@example.org")` answers RCPT TO for that address with
+  `550 5.1.1 <bounce@example.org>: user unknown` (a permanent refusal; pass another reply,
+  e.g. "452 4.2.2 mailbox full", for a temporary one); `sink.accept(address)` undoes it.
+  `SmtpSink(refuse=[...])` does the same at construction, and without that argument the
+  comma-separated addresses in SMTP_SINK_REFUSE are refused (`SMTP_SINK_REFUSE=bounce@example.org
+  make demo`).
+- `sink.slow_down("slow@example.org", 2.0)` answers DATA for mail to that address only after
+  2 seconds, like a slow relay (the message is kept, then accepted); `sink.slow_down(address,
+  0)` undoes it.
 """
 
 from __future__ import annotations
@@ -14,7 +26,7 @@ import os
 import shutil
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email import policy
@@ -35,6 +47,7 @@ log = logging.getLogger("localstack")
 __all__ = ["DEFAULT_PORT", "ReceivedMessage", "SmtpSink"]
 
 DEFAULT_PORT = 1025
+REFUSE_ENV = "SMTP_SINK_REFUSE"
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 TEMP_PREFIX = "localstack-mail-"
 
@@ -90,6 +103,7 @@ class SmtpSink(Service):
         mail_dir: Path | None = None,
         save: bool = True,
         remove_on_stop: bool = False,
+        refuse: Iterable[str] | None = None,
     ) -> None:
         self.host = host
         self.port = port if port is not None else int(os.environ.get("SMTP_PORT", DEFAULT_PORT))
@@ -100,6 +114,12 @@ class SmtpSink(Service):
         self._cond = threading.Condition()
         self._seq = itertools.count(1)
         self._controller: _Controller | None = None
+        self._refusals: dict[str, str] = {}
+        self._delays: dict[str, float] = {}
+        if refuse is None:
+            refuse = (a.strip() for a in os.environ.get(REFUSE_ENV, "").split(",") if a.strip())
+        for address in refuse:
+            self.refuse(address)
 
     @classmethod
     def temporary(cls) -> SmtpSink:
@@ -150,6 +170,34 @@ class SmtpSink(Service):
         """Everything received so far, oldest first."""
         with self._cond:
             return list(self._messages)
+
+    def refuse(self, address: str, reply: str | None = None) -> None:
+        """Answer RCPT TO for `address` with `reply` (default: 550 5.1.1 user unknown)."""
+        with self._cond:
+            self._refusals[address.lower()] = reply or f"550 5.1.1 <{address}>: user unknown"
+
+    def accept(self, address: str) -> None:
+        """Accept mail for `address` again (undoes `refuse`)."""
+        with self._cond:
+            self._refusals.pop(address.lower(), None)
+
+    def slow_down(self, address: str, seconds: float) -> None:
+        """Answer DATA for mail to `address` only after `seconds` (0: at once again)."""
+        with self._cond:
+            if seconds > 0:
+                self._delays[address.lower()] = seconds
+            else:
+                self._delays.pop(address.lower(), None)
+
+    def refusal_for(self, address: str) -> str | None:
+        """The reply RCPT TO gets for `address`, None when it is accepted."""
+        with self._cond:
+            return self._refusals.get(address.lower())
+
+    def delay_for(self, addresses: Iterable[str]) -> float:
+        """How long DATA waits for mail to `addresses` (the longest of their delays)."""
+        with self._cond:
+            return max((self._delays.get(a.lower(), 0.0) for a in addresses), default=0.0)
 
     def clear(self) -> None:
         """Forget the messages in memory (files stay), e.g. between tests."""
@@ -221,12 +269,32 @@ class SmtpSink(Service):
 
 
 class _Handler:
-    """aiosmtpd handler: accept every message and hand it to the sink."""
+    """aiosmtpd handler: accept every message (but for the addresses refused) and hand it to the
+    sink."""
 
     def __init__(self, sink: SmtpSink) -> None:
         self.sink = sink
 
+    async def handle_RCPT(
+        self,
+        server: SMTP,
+        session: Session,
+        envelope: Envelope,
+        address: str,
+        rcpt_options: list[str],
+    ) -> str:
+        refusal = self.sink.refusal_for(address)
+        if refusal is not None:
+            log.info("refusing mail to %s: %s", address, refusal)
+            return refusal
+        envelope.rcpt_tos.append(address)
+        envelope.rcpt_options.extend(rcpt_options)
+        return "250 OK"
+
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        delay = self.sink.delay_for(envelope.rcpt_tos)
+        if delay:
+            await asyncio.sleep(delay)
         raw = envelope.original_content or envelope.content or b""
         if isinstance(raw, str):
             raw = raw.encode("utf-8", "surrogateescape")
