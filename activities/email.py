@@ -1,5 +1,14 @@
-"""Email delivery that never sends twice: every message has an idempotency key, a row in
-`notifications`, and a Message-ID derived from the key."""
+"""Email delivery once per idempotency key, at least once (activities.delivery says exactly
+what that guarantees): every message has a row in `notifications` and a Message-ID derived
+from the key, so a resend after a crash is recognisably the same mail.
+
+A relay's permanent refusal — a 5xx reply to RCPT TO (unknown user, suppression list) or to
+DATA (content refused) — is not retried: it raises a non-retryable ApplicationError of type
+RecipientRefused that names the recipient and the reply, and the row says `refused`. Anything
+else (connection refused, timeouts, a 4xx such as greylisting, and 5xx replies to the
+connection, EHLO, AUTH or MAIL FROM, which are about our sender or credentials and shared by
+every mail until someone fixes them) stays retryable.
+"""
 
 from __future__ import annotations
 
@@ -9,10 +18,13 @@ from email.utils import formatdate
 from urllib.parse import unquote, urlsplit
 
 import aiosmtplib
+from temporalio.exceptions import ApplicationError
 
-from activities.delivery import Notification, deliver_once
+from activities.delivery import Finish, Notification, deliver_once
 from activities.settings import Settings
 from escalation.messages import NotificationResult
+
+SMTP_COMMAND_TIMEOUT = 20  # seconds, each command (activities.delivery bounds the whole send)
 
 
 def message_id_for(key: str) -> str:
@@ -21,21 +33,67 @@ def message_id_for(key: str) -> str:
     return f"<{digest}@escalation.photovault.example>"
 
 
-async def deliver(smtp_url: str, message: EmailMessage) -> None:
-    """Send through SMTP_URL: smtp://[user:pass@]host:port, or smtps:// for implicit TLS."""
+def recipient_refused(recipient: str, code: int, text: str, what: str = "") -> ApplicationError:
+    """'the mail relay refused rita@example.org: 550 5.1.1 user unknown', non-retryable."""
+    return ApplicationError(
+        f"the mail relay refused {what}{recipient}: {code} {text}".strip(),
+        {"recipient": recipient, "code": code, "reply": text},
+        type="RecipientRefused",
+        non_retryable=True,
+    )
+
+
+async def deliver(smtp_url: str, message: EmailMessage) -> Finish:
+    """Send through SMTP_URL: smtp://[user:pass@]host:port, or smtps:// for implicit TLS.
+
+    Returns once the relay accepted the message (its 250 to DATA) with the QUIT still to do:
+    the returned step says goodbye, run by deliver_once after the `sent` record.
+    """
     url = urlsplit(smtp_url)
     if url.scheme not in {"smtp", "smtps"} or not url.hostname:
         raise ValueError(f"SMTP_URL must look like smtp://host:port, got {smtp_url!r}")
-    await aiosmtplib.send(
-        message,
+    client = aiosmtplib.SMTP(
         hostname=url.hostname,
         port=url.port or (465 if url.scheme == "smtps" else 25),
         username=unquote(url.username) if url.username else None,
         password=unquote(url.password) if url.password else None,
         use_tls=url.scheme == "smtps",
         start_tls=False if url.scheme == "smtps" else None,
-        timeout=20,
+        timeout=SMTP_COMMAND_TIMEOUT,
     )
+    try:
+        await client.connect()
+        await client.send_message(message)
+    except BaseException as error:
+        client.close()
+        refusal = permanent_refusal(error, str(message["To"]))
+        if refusal is None:
+            raise
+        raise refusal from error
+
+    async def quit() -> None:
+        try:
+            await client.quit()
+        except (aiosmtplib.SMTPException, OSError):
+            pass  # accepted is accepted; a relay that hangs up first loses nothing
+        finally:
+            client.close()
+
+    return quit
+
+
+def permanent_refusal(error: BaseException, recipient: str) -> ApplicationError | None:
+    """RecipientRefused for a 5xx reply to RCPT TO (every recipient) or to DATA, else None."""
+    if isinstance(error, aiosmtplib.SMTPRecipientsRefused):
+        refusals = error.recipients
+        if refusals and all(r.code >= 500 for r in refusals):
+            first = refusals[0]
+            return recipient_refused(first.recipient or recipient, first.code, first.message)
+    elif isinstance(error, aiosmtplib.SMTPRecipientRefused) and error.code >= 500:
+        return recipient_refused(error.recipient or recipient, error.code, error.message)
+    elif isinstance(error, aiosmtplib.SMTPDataError) and error.code >= 500:
+        return recipient_refused(recipient, error.code, error.message, "the message to ")
+    return None
 
 
 async def send_email_once(
@@ -49,10 +107,11 @@ async def send_email_once(
     body: str,
 ) -> NotificationResult:
     """Send the email once per key (see activities.delivery), with a Message-ID derived from
-    the key so that even a resend after a crash is recognisably the same mail."""
+    the key so that even a resend after a crash is recognisably the same mail. A permanent
+    refusal raises ApplicationError(type="RecipientRefused", non_retryable=True)."""
     message_id = message_id_for(key)
 
-    async def send() -> None:
+    async def send() -> Finish:
         message = EmailMessage()
         message["From"] = settings.sender
         message["To"] = recipient
@@ -61,7 +120,7 @@ async def send_email_once(
         message["Date"] = formatdate(usegmt=True)
         message["X-Escalation-Ticket"] = ticket_id
         message.set_content(body)
-        await deliver(settings.smtp_url, message)
+        return await deliver(settings.smtp_url, message)
 
     already_sent = await deliver_once(
         settings,

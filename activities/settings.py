@@ -23,12 +23,19 @@ class FaultInjection:
     that a retried activity writes and sends exactly once. Empty in production."""
 
     fail_once_after_effect: set[str] = field(default_factory=set)
+    # Kill the process (os._exit: no cleanup, no finally) after a channel accepted a delivery
+    # and before its `sent` record: the crash window of activities.delivery, for real.
+    exit_after_send: bool = False
     _failed: set[str] = field(default_factory=set)
 
     def maybe_fail(self, activity_name: str) -> None:
         if activity_name in self.fail_once_after_effect and activity_name not in self._failed:
             self._failed.add(activity_name)
             raise RuntimeError(f"injected failure after the side effect of {activity_name}")
+
+    def maybe_exit_after_send(self) -> None:
+        if self.exit_after_send:
+            os._exit(1)
 
 
 TICKET_STATUS_URL_ENV = "TICKET_STATUS_WEBHOOK_URL"

@@ -1,6 +1,15 @@
-"""Outgoing webhooks that never post twice: every POST has an idempotency key, a row in
-`notifications` (channel 'webhook') and the key in an `Idempotency-Key` header for receivers
-that deduplicate too. Used by alerts and, signed, by the ticket-status webhook."""
+"""Outgoing webhooks once per idempotency key, at least once (activities.delivery says exactly
+what that guarantees): every POST has a row in `notifications` (channel 'webhook') and carries
+two dedupe ids derived from the key, the same on every retry, for receivers that deduplicate:
+`Idempotency-Key` (the key itself) and the Standard Webhooks `webhook-id` (`msg_…`). With a
+secret the POST is also signed the Standard Webhooks way (`webhook-timestamp`,
+`webhook-signature`). Used by alerts and, signed, by the ticket-status webhook.
+
+A 4xx answer other than 408, 409, 425 and 429 is permanent: it raises a non-retryable
+ApplicationError of type WebhookRejected (the endpoint is gone, the token revoked, the payload
+refused: retrying changes nothing) and the row says `refused`. 5xx, 408/409/425/429, 3xx and
+transport errors (refused connections, timeouts) raise WebhookDeliveryError, retried.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +20,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
+from temporalio.exceptions import ApplicationError
 
 from activities.delivery import Notification, deliver_once
 from activities.settings import Settings
@@ -19,8 +29,12 @@ from escalation.signing import sign
 USER_AGENT = "photovault-escalation/0.1"
 
 
+# 4xx answers that mean "not now" rather than "never": timeout, conflict, too early, too many.
+RETRYABLE_CLIENT_ERRORS = frozenset({408, 409, 425, 429})
+
+
 class WebhookDeliveryError(Exception):
-    """The endpoint answered non-2xx or could not be reached: retryable, Temporal backs off."""
+    """The endpoint failed or could not be reached: retryable, Temporal backs off."""
 
 
 def redact_url(url: str) -> str:
@@ -39,17 +53,19 @@ def webhook_id(key: str) -> str:
 async def _post(
     client: httpx.AsyncClient, url: str, key: str, body: bytes, secret: bytes | None = None
 ) -> None:
-    """One POST; anything but a 2xx answer raises WebhookDeliveryError. With a secret, signed
-    the Standard Webhooks way (as the helpdesk signs what it sends us), timestamped now."""
+    """One POST with the dedupe ids (and, with a secret, signed the Standard Webhooks way, as
+    the helpdesk signs what it sends us, timestamped now). Anything but a 2xx answer raises:
+    WebhookRejected (non-retryable) for a permanent 4xx, WebhookDeliveryError otherwise."""
+    message_id = webhook_id(key)
     headers = {
         "Content-Type": "application/json; charset=utf-8",
         "Idempotency-Key": key,
+        "webhook-id": message_id,
         "User-Agent": USER_AGENT,
     }
     if secret is not None:
-        message_id, timestamp = webhook_id(key), int(time.time())
+        timestamp = int(time.time())
         headers |= {
-            "webhook-id": message_id,
             "webhook-timestamp": str(timestamp),
             "webhook-signature": sign(secret, message_id, timestamp, body),
         }
@@ -59,10 +75,15 @@ async def _post(
         raise WebhookDeliveryError(
             f"POST {redact_url(url)} failed: {type(error).__name__}: {error}"
         ) from error
-    if not response.is_success:
-        raise WebhookDeliveryError(
-            f"POST {redact_url(url)} answered {response.status_code}: {response.text[:200]}"
+    if response.is_success:
+        return
+    answer = f"POST {redact_url(url)} answered {response.status_code}: {response.text[:200]}"
+    status = response.status_code
+    if 400 <= status < 500 and status not in RETRYABLE_CLIENT_ERRORS:
+        raise ApplicationError(
+            answer, {"status": status}, type="WebhookRejected", non_retryable=True
         )
+    raise WebhookDeliveryError(answer)
 
 
 async def post_webhook_once(
@@ -76,7 +97,8 @@ async def post_webhook_once(
     secret: bytes | None = None,
 ) -> bool:
     """POST `payload` as JSON to `url` unless the row under `key` says it was sent already;
-    returns True when a previous attempt had sent it.
+    returns True when a previous attempt had sent it. A permanent 4xx raises
+    ApplicationError(type="WebhookRejected", non_retryable=True).
 
     The once-per-key mechanism is activities.delivery.deliver_once.
     """
