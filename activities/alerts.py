@@ -3,7 +3,11 @@ Slack-compatible webhook), each channel once under its own key, then log it once
 
 A channel that is down makes the activity fail after the others were tried, so Temporal
 retries with backoff and only the missing channel is sent again; the failure is counted on the
-`notifications` row and visible in the worker log and the Temporal UI.
+`notifications` row and visible in the worker log and the Temporal UI. A channel that refused
+for good (the relay refused the address, the webhook answered a permanent 4xx) is not retried;
+when every failed channel refused for good, the activity fails non-retryably at once, while a
+mix with a transient failure stays retryable (the refused channel is not sent again, see
+activities.delivery). Delivery is at least once, each channel with its dedupe id.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from urllib.parse import quote
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.delivery import failure_reason
 from activities.email import send_email_once
 from activities.rendering import _templates
 from activities.settings import Settings
@@ -144,11 +149,15 @@ class AlertActivities:
                 continue
             (result.already_sent if sent_before else result.delivered).append(channel)
         if failures:
-            reasons = "; ".join(f"{ch}: {type(e).__name__}: {e}" for ch, e in failures.items())
+            reasons = "; ".join(f"{ch}: {failure_reason(e)}" for ch, e in failures.items())
+            permanent = all(
+                isinstance(e, ApplicationError) and e.non_retryable for e in failures.values()
+            )
             raise ApplicationError(
                 f"alert {alert.key} not delivered on {', '.join(failures)} ({reasons})",
-                {"failed": list(failures), **result.to_json_dict()},
+                {"failed": list(failures), "permanent": permanent, **result.to_json_dict()},
                 type="AlertDeliveryFailed",
+                non_retryable=permanent,
             ) from next(iter(failures.values()))
         await self._log(alert, team)
         self.settings.faults.maybe_fail("send_alert")
@@ -181,7 +190,10 @@ class AlertActivities:
         )
 
     async def _log(self, alert: AlertInput, team: TeamConfig) -> None:
-        """One escalation_log event per alert key; a retry or replay finds it there."""
+        """One escalation_log event per alert key; a retry or replay finds it there. The row's
+        key is `alert:<alert key>`: the alert key alone can equal one of the workflow's own
+        log event keys (the P1 "customer replied" alert and the reply event), and then one of
+        the two rows would be dropped."""
         action = f"alert:{alert.kind}"
         event: dict[str, Any] = {
             "ticketId": alert.ticket_id,
@@ -203,7 +215,7 @@ class AlertActivities:
             VALUES ($1, $2, $3, $4)
             ON CONFLICT (idempotency_key) DO NOTHING
             """,
-            alert.key,
+            f"alert:{alert.key}",
             alert.ticket_id,
             action,
             event,

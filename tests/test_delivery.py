@@ -10,23 +10,27 @@ import asyncio
 import socket
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from typing import Any
 
 import aiosmtplib
 import asyncpg
 import pytest
 from temporalio.exceptions import ApplicationError
+from temporalio.testing import ActivityEnvironment
 
+from activities.alerts import AlertActivities
 from activities.db import connect
 from activities.email import message_id_for, send_email_once
 from activities.settings import Settings
 from activities.webhook import WebhookDeliveryError, post_webhook_once, webhook_id
-from escalation.messages import NotificationResult
+from escalation.messages import AlertInput, NotificationResult, workflow_id_for
+from escalation.models import Priority
 from localstack.postgres import EmbeddedPostgres
 from localstack.smtp import ReceivedMessage, SmtpSink
 from localstack.webhook_sink import WebhookRequest, WebhookSink
-from tests.conftest import eventually
+from tests.conftest import eventually, policy_with_webhooks
 
 
 def new_key(what: str = "acknowledgement") -> tuple[str, str]:
@@ -351,3 +355,101 @@ async def test_webhook_answering_5xx_or_a_try_later_4xx_is_retried_with_the_same
         assert request.headers["idempotency-key"] == key
         assert request.headers["webhook-id"] == webhook_id(key)
     assert (await row(settings.pool, key))["status"] == "sent"
+
+
+# --- alerts ---------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def own_sink() -> Iterator[SmtpSink]:
+    """A sink of this test's own: refusing the team's address must not touch the shared one."""
+    sink = SmtpSink.temporary()
+    sink.start()
+    yield sink
+    sink.stop()
+
+
+def alert_for_engineering() -> AlertInput:
+    ticket = f"T-{uuid.uuid4().hex[:10].upper()}"
+    return AlertInput(
+        key=f"{ticket}:customer_replied:3",
+        ticket_id=ticket,
+        kind="customer_replied",
+        team="engineering",
+        priority=Priority.P1,
+        headline="the customer replied",
+        details={},
+        workflow_id=workflow_id_for(ticket),
+    )
+
+
+async def send_alert(settings: Settings, alert: AlertInput) -> Any:
+    return await ActivityEnvironment().run(AlertActivities(settings).send_alert, alert)
+
+
+@pytest.mark.parametrize(
+    ("webhook_answer", "permanent"), [(404, True), (503, False)], ids=["both-refuse", "mixed"]
+)
+async def test_alert_fails_for_good_only_when_every_failed_channel_refused_for_good(
+    tmp_path: Path,
+    pool: asyncpg.Pool,
+    own_sink: SmtpSink,
+    receiver: Receiver,
+    webhook_answer: int,
+    permanent: bool,
+) -> None:
+    own_sink.refuse("engineering@photovault.example")
+    receiver.answers = [webhook_answer]
+    settings = Settings(
+        pool=pool,
+        smtp_url=own_sink.url,
+        policy_path=policy_with_webhooks(tmp_path, receiver.url, teams=("engineering",)),
+    )
+    alert = alert_for_engineering()
+
+    with pytest.raises(ApplicationError) as failed:
+        await send_alert(settings, alert)
+
+    error = failed.value
+    assert error.type == "AlertDeliveryFailed" and error.non_retryable is permanent
+    assert "RecipientRefused: the mail relay refused engineering@photovault.example: 550" in (
+        error.message
+    )
+    assert f"answered {webhook_answer}" in error.message
+    statuses = {
+        r["idempotency_key"]: r["status"]
+        for r in await pool.fetch(
+            "SELECT idempotency_key, status FROM notifications WHERE ticket_id = $1",
+            alert.ticket_id,
+        )
+    }
+    assert statuses == {
+        f"{alert.key}:email": "refused",
+        f"{alert.key}:webhook": "refused" if permanent else "pending",
+    }
+    await settings.aclose()
+
+
+async def test_alert_log_row_has_its_own_key_beside_the_workflow_event_with_the_same_key(
+    pool: asyncpg.Pool, smtp_sink: SmtpSink
+) -> None:
+    """The P1 'customer replied' alert key equals the reply event's log key: both rows stay."""
+    alert = alert_for_engineering()
+    await pool.execute(
+        "INSERT INTO escalation_log (idempotency_key, ticket_id, action, event)"
+        " VALUES ($1, $2, 'customer_replied', $3)",
+        alert.key,
+        alert.ticket_id,
+        {"ticketId": alert.ticket_id, "action": "customer_replied"},
+    )
+
+    await send_alert(Settings(pool=pool, smtp_url=smtp_sink.url), alert)
+
+    rows = await pool.fetch(
+        "SELECT idempotency_key, action FROM escalation_log WHERE ticket_id = $1 ORDER BY id",
+        alert.ticket_id,
+    )
+    assert [tuple(r) for r in rows] == [
+        (alert.key, "customer_replied"),
+        (f"alert:{alert.key}", "alert:customer_replied"),
+    ]
