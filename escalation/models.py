@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, date, datetime
 from enum import StrEnum
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import (
     AfterValidator,
@@ -19,11 +19,26 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    model_validator,
 )
-from pydantic.alias_generators import to_camel
+from pydantic.alias_generators import to_camel, to_snake
+from pydantic.fields import FieldInfo
 
-MAX_DESCRIPTION_CHARS = 20_000
-MAX_SUBJECT_CHARS = 300
+# --- Size caps --------------------------------------------------------------------------------
+# The intake payload is the workflow input, and Step 1's package, the triage decision's quotes,
+# the status query and continue-as-new carry copies of it. Temporal refuses a payload over
+# 2 MB (it warns at 512 KB) and a gRPC message over 4 MB, so every string and count is capped
+# here. A cap may be raised at any time; lowering one fails running workflows that hold a
+# longer value (their input is validated on replay).
+MAX_TICKET_ID_CHARS = 64  # a helpdesk's ticket id (also the workflow id's tail)
+MAX_SUBJECT_CHARS = 300  # one line: it becomes the acknowledgement's subject
+MAX_DESCRIPTION_CHARS = 20_000  # the customer's message: a long email with its quoted thread
+MAX_EMAIL_CHARS = 254  # RFC 5321: the longest address SMTP can deliver to
+MAX_NAME_CHARS = 256  # a person's name, a user id
+MAX_SHORT_CHARS = 128  # codes and short labels: category, errorCode, accountStatus, "150MB"
+MAX_BROWSER_INFO_CHARS = 500  # a whole User-Agent header
+MAX_RESOLUTION_CHARS = 4_000  # how the last ticket was resolved: a note, not the thread
+MAX_COUNT = 2**31 - 1  # totalPhotos, fileCount, …: a PostgreSQL integer, not a 4,000-digit one
 
 # The rules below are written so that Python's `re` and JSON Schema's ECMA-262 regexes read
 # them the same way (no `\s`, whose meaning differs): the OpenAPI spec publishes them as is.
@@ -31,7 +46,7 @@ _CONTROLS = r"\x00-\x1f\x7f-\x9f\u2028\u2029"  # C0/C1 controls, DEL, line separ
 _SPACES = r" \xa0\u1680\u2000-\u200a\u202f\u205f\u3000"
 _EMAIL_PART = rf'[^@<>"{_CONTROLS}{_SPACES}]+'
 EMAIL_PATTERN = rf"^{_EMAIL_PART}@{_EMAIL_PART}\.{_EMAIL_PART}$"
-TICKET_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$"
+TICKET_ID_PATTERN = rf"^[A-Za-z0-9][A-Za-z0-9._:-]{{0,{MAX_TICKET_ID_CHARS - 1}}}$"
 ONE_LINE_PATTERN = rf"^[^{_CONTROLS}]*$"
 _EMAIL = re.compile(EMAIL_PATTERN)
 _TICKET_ID = re.compile(TICKET_ID_PATTERN)
@@ -103,17 +118,26 @@ def _one_line(value: str) -> str:
 def _ticket_id(value: str) -> str:
     if not _TICKET_ID.fullmatch(value):
         raise ValueError(
-            "must be 1-64 letters, digits, '.', '_', ':' or '-', starting with a letter or digit"
+            f"must be 1-{MAX_TICKET_ID_CHARS} letters, digits, '.', '_', ':' or '-', starting"
+            " with a letter or digit"
         )
     return value
 
 
 UtcDatetime = Annotated[datetime, AfterValidator(_utc)]
 # Checked by the validators (with messages that name the problem), published in the schema.
-Email = Annotated[str, AfterValidator(_email), Field(json_schema_extra={"pattern": EMAIL_PATTERN})]
-TicketId = Annotated[
-    str, AfterValidator(_ticket_id), Field(json_schema_extra={"pattern": TICKET_ID_PATTERN})
+Email = Annotated[
+    str,
+    Field(max_length=MAX_EMAIL_CHARS, json_schema_extra={"pattern": EMAIL_PATTERN}),
+    AfterValidator(_email),
 ]
+TicketId = Annotated[
+    str,
+    Field(max_length=MAX_TICKET_ID_CHARS, json_schema_extra={"pattern": TICKET_ID_PATTERN}),
+    AfterValidator(_ticket_id),
+]
+Name = Annotated[str, Field(max_length=MAX_NAME_CHARS)]
+Short = Annotated[str, Field(max_length=MAX_SHORT_CHARS)]
 
 
 class Model(BaseModel):
@@ -125,6 +149,30 @@ class Model(BaseModel):
 
     def to_json_dict(self) -> dict[str, Any]:
         return self.model_dump(mode="json", by_alias=True)
+
+
+def _string_cap(field: FieldInfo) -> int | None:
+    """The max_length on a field's string, whether on the field or inside `X | None`."""
+    metadata = list(field.metadata)
+    for arg in get_args(field.annotation):
+        metadata += [
+            meta
+            for item in get_args(arg)[1:]
+            if isinstance(item, FieldInfo)
+            for meta in item.metadata
+        ]
+    caps = [cap for meta in metadata if (cap := getattr(meta, "max_length", None)) is not None]
+    return min(caps) if caps else None
+
+
+def string_caps(model: type[BaseModel]) -> dict[str, int]:
+    """{wire name: max characters} of a model's capped string fields."""
+    caps = {}
+    for name, field in model.model_fields.items():
+        cap = _string_cap(field)
+        if cap is not None:
+            caps[field.alias or name] = cap
+    return caps
 
 
 class Ticket(Model):
@@ -139,11 +187,11 @@ class Ticket(Model):
         AfterValidator(_one_line),
     ]
     description: Annotated[str, Field(max_length=MAX_DESCRIPTION_CHARS)] = ""
-    category: str | None = None
+    category: Short | None = None
     urgency: Annotated[Urgency, BeforeValidator(_lower)]
     created_at: UtcDatetime
     customer_email: Email
-    customer_name: str | None = None
+    customer_name: Name | None = None
     auto_response_eligible: bool = False
     kb_matched: bool = False
 
@@ -153,38 +201,66 @@ class Ticket(Model):
         return f"{self.subject}\n{self.description}".strip()
 
 
-class Customer(Model):
+class ContextModel(Model):
+    """A context object (customer, history, technicalContext): the declared fields, plus any
+    other keys the ticketing system knows about ("extras"), kept as they are."""
+
     model_config = ConfigDict(extra="allow")
 
-    user_id: str | None = None
-    account_status: Annotated[str | None, BeforeValidator(_lower)] = None
-    account_age: str | None = None
-    total_galleries: int | None = Field(default=None, ge=0)
-    total_photos: int | None = Field(default=None, ge=0)
+
+class Customer(ContextModel):
+    user_id: Name | None = None
+    account_status: Annotated[Short | None, BeforeValidator(_lower)] = None
+    account_age: Short | None = None
+    total_galleries: int | None = Field(default=None, ge=0, le=MAX_COUNT)
+    total_photos: int | None = Field(default=None, ge=0, le=MAX_COUNT)
     last_login: UtcDatetime | None = None
 
 
-class History(Model):
-    model_config = ConfigDict(extra="allow")
-
-    previous_tickets: int | None = Field(default=None, ge=0)
+class History(ContextModel):
+    previous_tickets: int | None = Field(default=None, ge=0, le=MAX_COUNT)
     last_ticket_date: date | None = None
-    last_ticket_resolution: str | None = None
-    average_resolution_time: str | None = None
+    last_ticket_resolution: Annotated[str, Field(max_length=MAX_RESOLUTION_CHARS)] | None = None
+    average_resolution_time: Short | None = None
 
 
-class TechnicalContext(Model):
-    model_config = ConfigDict(extra="allow")
-
+class TechnicalContext(ContextModel):
     last_upload_attempt: UtcDatetime | None = None
-    upload_status: str | None = None
-    error_code: str | None = None
-    browser_info: str | None = None
-    file_size: str | None = None
-    file_count: int | None = Field(default=None, ge=0)
+    upload_status: Short | None = None
+    error_code: Short | None = None
+    browser_info: Annotated[str, Field(max_length=MAX_BROWSER_INFO_CHARS)] | None = None
+    file_size: Short | None = None
+    file_count: int | None = Field(default=None, ge=0, le=MAX_COUNT)
     last_successful_upload: UtcDatetime | None = None
     # How many users the ticketing system or monitoring already knows to be affected.
-    affected_users: int | None = Field(default=None, ge=0)
+    affected_users: int | None = Field(default=None, ge=0, le=MAX_COUNT)
+
+
+CONTEXT_MODELS: dict[str, type[ContextModel]] = {
+    "customer": Customer,
+    "history": History,
+    "technicalContext": TechnicalContext,
+}
+
+
+def _clip_context(model: type[ContextModel], value: Any) -> Any:
+    """`value` (a model, or its fields as a dict) with each declared string cut to its cap."""
+    caps = {name: cap for name, field in model.model_fields.items() if (cap := _string_cap(field))}
+    if isinstance(value, model):
+        cut = {
+            name: text[:cap]
+            for name, cap in caps.items()
+            if isinstance(text := getattr(value, name), str) and len(text) > cap
+        }
+        return value.model_copy(update=cut) if cut else value
+    if isinstance(value, dict):
+        for name, cap in list(caps.items()):
+            caps[model.model_fields[name].alias or name] = cap
+        return {
+            key: item[: caps[key]] if isinstance(item, str) and key in caps else item
+            for key, item in value.items()
+        }
+    return value
 
 
 class TicketPayload(Model):
@@ -194,6 +270,20 @@ class TicketPayload(Model):
     customer: Customer | None = None
     history: History | None = None
     technical_context: TechnicalContext | None = None
+
+
+def _payload_caps() -> dict[str, int]:
+    sections: dict[str, type[BaseModel]] = {"ticket": Ticket, **CONTEXT_MODELS}
+    return {
+        f"{section}.{name}": cap
+        for section, model in sections.items()
+        for name, cap in string_caps(model).items()
+    }
+
+
+# Every capped string of Contract 1 by its wire path ("technicalContext.browserInfo": 500),
+# for the docs and the tests.
+PAYLOAD_STRING_CAPS: dict[str, int] = _payload_caps()
 
 
 class KnownSolution(Model):
@@ -221,6 +311,20 @@ class EscalationPackage(Model):
     gaps: list[str] = Field(default_factory=list)
     # Approved known solutions that could apply (same error code, or none): triage picks one.
     known_solutions: list[KnownSolution] = Field(default_factory=list)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _context_within_caps(cls, data: Any) -> Any:
+        """Step 1 fills the context in from the database, whose columns have no caps: a longer
+        value is cut to the field's cap, so the package (and each payload rebuilt from it)
+        still validates wherever Temporal decodes it."""
+        if not isinstance(data, dict):
+            return data
+        for wire, model in CONTEXT_MODELS.items():
+            for key in (wire, to_snake(wire)):
+                if key in data:
+                    data = {**data, key: _clip_context(model, data[key])}
+        return data
 
     @property
     def premium(self) -> bool:
