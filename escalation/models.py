@@ -18,18 +18,25 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    JsonValue,
+    ModelWrapValidatorHandler,
     ValidationError,
+    ValidatorFunctionWrapHandler,
+    WithJsonSchema,
+    WrapValidator,
     model_validator,
 )
 from pydantic.alias_generators import to_camel, to_snake
 from pydantic.fields import FieldInfo
+from pydantic_core import InitErrorDetails, PydanticCustomError, to_json
 
 # --- Size caps --------------------------------------------------------------------------------
 # The intake payload is the workflow input, and Step 1's package, the triage decision's quotes,
 # the status query and continue-as-new carry copies of it. Temporal refuses a payload over
-# 2 MB (it warns at 512 KB) and a gRPC message over 4 MB, so every string and count is capped
-# here. A cap may be raised at any time; lowering one fails running workflows that hold a
-# longer value (their input is validated on replay).
+# 2 MB (it warns at 512 KB) and a gRPC message over 4 MB, so every string and count and the
+# extras are capped here, and the whole stays far below that. A cap may be raised at any time;
+# lowering one fails running workflows that hold a longer value (their input is validated on
+# replay).
 MAX_TICKET_ID_CHARS = 64  # a helpdesk's ticket id (also the workflow id's tail)
 MAX_SUBJECT_CHARS = 300  # one line: it becomes the acknowledgement's subject
 MAX_DESCRIPTION_CHARS = 20_000  # the customer's message: a long email with its quoted thread
@@ -38,7 +45,16 @@ MAX_NAME_CHARS = 256  # a person's name, a user id
 MAX_SHORT_CHARS = 128  # codes and short labels: category, errorCode, accountStatus, "150MB"
 MAX_BROWSER_INFO_CHARS = 500  # a whole User-Agent header
 MAX_RESOLUTION_CHARS = 4_000  # how the last ticket was resolved: a note, not the thread
+MAX_EXTRA_FIELDS = 32  # undeclared keys in one customer / history / technicalContext object
+MAX_EXTRA_NAME_CHARS = 64  # an undeclared key
+MAX_EXTRA_VALUE_BYTES = 2_048  # one undeclared value, as JSON
+MAX_EXTRA_DEPTH = 3  # arrays and objects nested in one undeclared value
+MAX_EXTRAS_BYTES = 8_192  # all undeclared values of one object together, as JSON
 MAX_COUNT = 2**31 - 1  # totalPhotos, fileCount, …: a PostgreSQL integer, not a 4,000-digit one
+# The ticket and every undeclared value together, as JSON. The declared context fields are
+# left out: Step 1 fills them in from the database (cut to their caps), and a payload rebuilt
+# from the package must still validate; capped one by one, they add at most some 34 KB.
+MAX_PAYLOAD_BYTES = 65_536
 
 # The rules below are written so that Python's `re` and JSON Schema's ECMA-262 regexes read
 # them the same way (no `\s`, whose meaning differs): the OpenAPI spec publishes them as is.
@@ -151,6 +167,76 @@ class Model(BaseModel):
         return self.model_dump(mode="json", by_alias=True)
 
 
+def _json_size(value: Any) -> int:
+    """Bytes as JSON, the way the Temporal converter (pydantic_core.to_json) writes it."""
+    return len(to_json(value))
+
+
+def _nests_deeper(value: Any, levels: int) -> bool:
+    """Whether arrays and objects nest more than `levels` deep in `value` (a scalar: 0)."""
+    if isinstance(value, dict):
+        items: Any = value.values()
+    elif isinstance(value, list | tuple):
+        items = value
+    else:
+        return False
+    return levels == 0 or any(_nests_deeper(item, levels - 1) for item in items)
+
+
+def _extra_value(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+    """One undeclared value: any JSON, nested at most MAX_EXTRA_DEPTH, at most
+    MAX_EXTRA_VALUE_BYTES as JSON. Depth is checked first, before anything walks the value."""
+    if _nests_deeper(value, MAX_EXTRA_DEPTH):
+        raise PydanticCustomError(
+            "extra_too_deep",
+            f"extra field nests arrays or objects more than {MAX_EXTRA_DEPTH} levels deep",
+            {"max_depth": MAX_EXTRA_DEPTH},
+        )
+    value = handler(value)
+    size = _json_size(value)
+    if size > MAX_EXTRA_VALUE_BYTES:
+        raise PydanticCustomError(
+            "extra_too_large",
+            f"extra field takes {size} bytes as JSON, at most {MAX_EXTRA_VALUE_BYTES}",
+            {"size": size, "max_bytes": MAX_EXTRA_VALUE_BYTES},
+        )
+    return value
+
+
+def _bounded_json_schema(levels: int) -> dict[str, Any]:
+    """JSON Schema for a JSON value whose arrays and objects nest at most `levels` deep."""
+    scalar: dict[str, Any] = {"type": ["string", "number", "boolean", "null"]}
+    if levels == 0:
+        return scalar
+    inner = _bounded_json_schema(levels - 1)
+    return {
+        "anyOf": [
+            scalar,
+            {"type": "array", "items": inner},
+            {"type": "object", "additionalProperties": inner},
+        ]
+    }
+
+
+ExtraValue = Annotated[
+    JsonValue,
+    WrapValidator(_extra_value),
+    WithJsonSchema(
+        {
+            **_bounded_json_schema(MAX_EXTRA_DEPTH),
+            "description": f"Any other context: a JSON value of at most {MAX_EXTRA_VALUE_BYTES}"
+            f" bytes, arrays and objects nested at most {MAX_EXTRA_DEPTH} deep; at most"
+            f" {MAX_EXTRA_FIELDS} such keys of at most {MAX_EXTRA_NAME_CHARS} characters,"
+            f" {MAX_EXTRAS_BYTES} bytes together.",
+        }
+    ),
+]
+
+
+def _shown_key(key: str) -> str:
+    return key if len(key) <= MAX_EXTRA_NAME_CHARS else key[:MAX_EXTRA_NAME_CHARS] + "…"
+
+
 def _string_cap(field: FieldInfo) -> int | None:
     """The max_length on a field's string, whether on the field or inside `X | None`."""
     metadata = list(field.metadata)
@@ -203,9 +289,60 @@ class Ticket(Model):
 
 class ContextModel(Model):
     """A context object (customer, history, technicalContext): the declared fields, plus any
-    other keys the ticketing system knows about ("extras"), kept as they are."""
+    other keys the ticketing system knows about ("extras"), kept and capped."""
 
     model_config = ConfigDict(extra="allow")
+    __pydantic_extra__: dict[str, ExtraValue] = Field(init=False)
+
+    @classmethod
+    def __get_pydantic_json_schema__(cls, core_schema: Any, handler: Any) -> dict[str, Any]:
+        schema = handler(core_schema)
+        target = handler.resolve_ref_schema(schema)
+        target["maxProperties"] = len(cls.model_fields) + MAX_EXTRA_FIELDS
+        target["propertyNames"] = {"maxLength": MAX_EXTRA_NAME_CHARS}
+        return schema
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _extras_within_caps(cls, data: Any, handler: ModelWrapValidatorHandler[Any]) -> Any:
+        """Count and name the extras before validating them; their total size after."""
+        if not isinstance(data, dict):
+            return handler(data)
+        declared = {*cls.model_fields, *(f.alias for f in cls.model_fields.values())}
+        extra = [key for key in data if key not in declared]
+        if len(extra) > MAX_EXTRA_FIELDS:
+            raise PydanticCustomError(
+                "too_many_extra_fields",
+                f"has {len(extra)} extra fields, at most {MAX_EXTRA_FIELDS}",
+                {"count": len(extra), "max_fields": MAX_EXTRA_FIELDS},
+            )
+        long_names = [k for k in extra if isinstance(k, str) and len(k) > MAX_EXTRA_NAME_CHARS]
+        if long_names:
+            raise ValidationError.from_exception_data(
+                cls.__name__,
+                [
+                    InitErrorDetails(
+                        type=PydanticCustomError(
+                            "extra_name_too_long",
+                            f"extra field name has {len(key)} characters, at most"
+                            f" {MAX_EXTRA_NAME_CHARS}",
+                            {"length": len(key), "max_length": MAX_EXTRA_NAME_CHARS},
+                        ),
+                        loc=(_shown_key(key),),
+                        input=key,
+                    )
+                    for key in long_names
+                ],
+            )
+        model = handler(data)
+        size = _json_size(model.model_extra) if model.model_extra else 0
+        if size > MAX_EXTRAS_BYTES:
+            raise PydanticCustomError(
+                "extras_too_large",
+                f"extra fields take {size} bytes as JSON together, at most {MAX_EXTRAS_BYTES}",
+                {"size": size, "max_bytes": MAX_EXTRAS_BYTES},
+            )
+        return model
 
 
 class Customer(ContextModel):
@@ -266,10 +403,38 @@ def _clip_context(model: type[ContextModel], value: Any) -> Any:
 class TicketPayload(Model):
     """Contract 1: what the ticketing system hands us."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "description": "Contract 1: what the ticketing system hands us. The ticket and"
+            f" every extra field take at most {MAX_PAYLOAD_BYTES} bytes together as JSON."
+        }
+    )
+
     ticket: Ticket
     customer: Customer | None = None
     history: History | None = None
     technical_context: TechnicalContext | None = None
+
+    @property
+    def capped_size(self) -> int:
+        """What MAX_PAYLOAD_BYTES counts: the ticket and every extra field, as JSON bytes."""
+        return _json_size(self.ticket) + sum(
+            _json_size(section.model_extra)
+            for section in (self.customer, self.history, self.technical_context)
+            if section is not None and section.model_extra
+        )
+
+    @model_validator(mode="after")
+    def _within_payload_cap(self) -> TicketPayload:
+        size = self.capped_size
+        if size > MAX_PAYLOAD_BYTES:
+            raise PydanticCustomError(
+                "payload_too_large",
+                f"the ticket and the extra fields take {size} bytes as JSON, at most"
+                f" {MAX_PAYLOAD_BYTES}",
+                {"size": size, "max_bytes": MAX_PAYLOAD_BYTES},
+            )
+        return self
 
 
 def _payload_caps() -> dict[str, int]:
