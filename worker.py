@@ -22,6 +22,7 @@ from activities.settings import Settings, TicketStatusWebhook, policy_path_from_
 from escalation.config import Endpoints
 from escalation.policy import load_policy
 from workflows.escalation import EscalationWorkflow
+from workflows.ticket_status import TicketStatusWorkflow
 
 log = logging.getLogger("worker")
 
@@ -29,7 +30,7 @@ log = logging.getLogger("worker")
 PASSTHROUGH = ("escalation", "activities", "pydantic", "pydantic_core", "annotated_types")
 
 
-WORKFLOWS = [EscalationWorkflow]
+WORKFLOWS = [EscalationWorkflow, TicketStatusWorkflow]
 
 
 def workflow_runner() -> SandboxedWorkflowRunner:

@@ -1,4 +1,4 @@
-"""Step 9 — update the dashboard: the queue columns of the ticket's assignment row."""
+"""Step 9 — update the dashboard: the queue columns of the episode's assignment row."""
 
 from __future__ import annotations
 
@@ -28,10 +28,12 @@ async def write_queue_entry(db: asyncpg.Pool | asyncpg.Connection, entry: QueueE
                sla_due_at = coalesce($9, sla_due_at), summary_markdown = $10,
                assigned_to_team = coalesce($11, assigned_to_team),
                priority = coalesce($12, priority),
+               customer_notified = $13, customer_notice = $14, paused = $15,
+               resolved_at = $16, resolution = $17,
                updated_at = now()
-         WHERE ticket_id = $1
+         WHERE episode_id = $1
         """,
-        entry.ticket_id,
+        entry.episode_id,
         entry.state.value,
         entry.subject,
         entry.customer_name,
@@ -43,4 +45,9 @@ async def write_queue_entry(db: asyncpg.Pool | asyncpg.Connection, entry: QueueE
         entry.summary_markdown,
         entry.team,
         entry.priority.value if entry.priority else None,
+        entry.customer_notified,
+        entry.customer_notice,
+        entry.paused,
+        entry.resolved_at,
+        entry.resolution,
     )

@@ -65,18 +65,19 @@ class DeEscalationActivities:
             )  # fmt: skip
             await db.execute(
                 """
-                INSERT INTO resolutions (ticket_id, team, priority, scenario, error_code,
-                    resolved_by, resolution, escalation_necessary, escalated_at, responded_at,
-                    resolved_at, response_target_seconds, paused_seconds, resolution_seconds,
-                    after_response_seconds, quick, symptom_terms)
-                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
-                ON CONFLICT (ticket_id) DO NOTHING
+                INSERT INTO resolutions (ticket_id, episode_id, team, priority, scenario,
+                    error_code, resolved_by, resolution, escalation_necessary, escalated_at,
+                    responded_at, resolved_at, response_target_seconds, paused_seconds,
+                    resolution_seconds, after_response_seconds, quick, symptom_terms)
+                VALUES ($1, $18, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15,
+                        $16, $17)
+                ON CONFLICT (episode_id) DO NOTHING
                 """,
                 record.ticket_id, record.team, record.priority.value, record.scenario,
                 record.error_code, record.agent, record.resolution, record.escalation_necessary,
                 record.escalated_at, record.responded_at, record.resolved_at,
                 record.response_target_seconds, paused, closed.resolution_seconds,
-                after_response, quick, terms(record.ticket_text)[:40],
+                after_response, quick, terms(record.ticket_text)[:40], record.episode_id,
             )  # fmt: skip
             if quick and record.scenario and normalise_resolution(record.resolution):
                 await self._learn(db, record, policy, closed)
@@ -106,8 +107,8 @@ class DeEscalationActivities:
             normalise_resolution(record.resolution),
         )  # the upsert locks the pattern row: concurrent resolutions of it take turns
         await db.execute(
-            "UPDATE resolutions SET pattern_id = $2 WHERE ticket_id = $1 AND pattern_id IS NULL",
-            record.ticket_id,
+            "UPDATE resolutions SET pattern_id = $2 WHERE episode_id = $1 AND pattern_id IS NULL",
+            record.episode_id,
             pattern_id,
         )
         pattern = await db.fetchrow("SELECT * FROM kb_patterns WHERE id = $1", pattern_id)
@@ -197,7 +198,7 @@ class DeEscalationActivities:
             return False
         await post_webhook_once(
             self.settings,
-            key=f"{update.ticket_id}:status:{update.status}",
+            key=f"{update.ticket_id}:{update.episode_id}:status:{update.status}",
             ticket_id=update.ticket_id,
             kind="ticket_status",
             url=webhook.url,

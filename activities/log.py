@@ -32,12 +32,13 @@ async def insert_log_entry(db: asyncpg.Pool | asyncpg.Connection, entry: LogEntr
     """The event, once under its key: True when this call wrote it."""
     status = await db.execute(
         """
-        INSERT INTO escalation_log (idempotency_key, ticket_id, action, event)
-        VALUES ($1, $2, $3, $4)
+        INSERT INTO escalation_log (idempotency_key, ticket_id, episode_id, action, event)
+        VALUES ($1, $2, $3, $4, $5)
         ON CONFLICT (idempotency_key) DO NOTHING
         """,
         entry.key,
         entry.ticket_id,
+        entry.episode_id,
         entry.action,
         entry.event,
     )

@@ -1,4 +1,4 @@
-"""Step 5 — notify the customer: the acknowledgement email, sent once per ticket."""
+"""Step 5 — notify the customer: the acknowledgement email, once per escalation episode."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ class NotifyActivities:
         subject, body = acknowledgement_email(input.package, input.decision, self.settings.policy())
         result = await send_email_once(
             self.settings,
-            key=f"{ticket.id}:acknowledgement",
+            key=f"{ticket.id}:{input.episode_id}:acknowledgement",
             ticket_id=ticket.id,
             kind="acknowledgement",
             recipient=ticket.customer_email,
@@ -37,7 +37,7 @@ class NotifyActivities:
         subject, body = known_solution_email(input.package, input.solution.auto_response)
         return await send_email_once(
             self.settings,
-            key=f"{ticket.id}:known-solution",
+            key=f"{ticket.id}:{input.episode_id}:known-solution",
             ticket_id=ticket.id,
             kind="known_solution",
             recipient=ticket.customer_email,

@@ -10,7 +10,6 @@ import asyncpg
 from temporalio import activity
 
 from activities.settings import Settings
-from escalation.messages import EscalationInput
 from escalation.models import (
     Customer,
     EscalationPackage,
@@ -18,6 +17,7 @@ from escalation.models import (
     KnownSolution,
     TechnicalContext,
 )
+from escalation.run_state import EscalationInput
 
 
 def describe_age(since: datetime, at: datetime) -> str:

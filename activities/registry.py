@@ -34,7 +34,7 @@ def all_activities(settings: Settings) -> list[Callable[..., Any]]:
         triage.triage_ticket,
         summary.write_summary,
         notify.notify_customer,
-        assignment.create_assignment,
+        assignment.earlier_episodes,
         log.log_escalation,
         dashboard.update_dashboard,
         record.record_escalation,

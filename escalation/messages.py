@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
 from escalation.models import (
+    MAX_DESCRIPTION_CHARS,
     EscalationPackage,
     KnownSolution,
     Model,
@@ -19,7 +20,15 @@ from escalation.models import (
     UtcDatetime,
 )
 from escalation.quality import QualityReport
-from escalation.sla import AlertRecord, SlaClock, SlaRules
+from escalation.sla import AlertRecord
+
+# Caps on what agents and the ticketing system send in messages: every message is a Temporal
+# payload kept in the history (and carried across continue-as-new), far below its 2 MB limit.
+MAX_AGENT_NAME_CHARS = 200  # an agent's name
+MAX_NOTE_CHARS = 10_000  # a note, a question, a reason, a resolution
+MAX_COMMENT_CHARS = 2_000  # a CSAT comment
+AgentName = Annotated[str, Field(max_length=MAX_AGENT_NAME_CHARS)]
+Note = Annotated[str, Field(max_length=MAX_NOTE_CHARS)]
 
 
 class EscalationStateName(StrEnum):
@@ -35,21 +44,8 @@ class EscalationStateName(StrEnum):
 
 
 def workflow_id_for(ticket_id: str) -> str:
-    """One workflow per ticket: starting the same ticket twice finds the same run."""
+    """One workflow id per ticket: one run at a time; each escalation episode is a new run."""
     return f"escalation-{ticket_id}"
-
-
-class EscalationInput(Model):
-    """The workflow's one input: the validated payload and when the service received it.
-
-    A run that continues as new carries `resume`, and skips straight to monitoring."""
-
-    payload: TicketPayload
-    received_at: UtcDatetime
-    resume: MonitoringSnapshot | None = None
-    # Test hook: continue as new once history passes this many events (None: when Temporal
-    # suggests it).
-    continue_as_new_after_events: int | None = None
 
 
 class TriageCorrection(Model):
@@ -92,31 +88,28 @@ class PendingWork(Model):
     correction: TriageCorrection | None = None
 
 
-class MonitoringSnapshot(Model):
-    """Everything a continued run needs to go on watching the SLA."""
-
-    package: EscalationPackage
-    decision: TriageDecision
-    summary_markdown: str
-    clock: SlaClock
-    rules: SlaRules
-    status: EscalationStatus
-    work: list[PendingWork] = Field(default_factory=list)
-
-
 class EscalationStatus(Model):
     """The `status` query answer: enough for ops and the CLI without opening the history."""
 
     ticket_id: str
     workflow_id: str
     state: EscalationStateName
+    # The escalation episode: its id (the first run id), its number for this ticket, and the
+    # episode it reopens, if any.
+    episode_id: str | None = None
+    episode: int = 1
+    previous_episode_id: str | None = None
+    reopened_because: str | None = None
     team: str | None = None
     priority: Priority | None = None
     scenario: str | None = None
     triggers: list[str] = Field(default_factory=list)
     escalated_at: UtcDatetime | None = None
     response_due_at: UtcDatetime | None = None
-    customer_notified: bool = False
+    # Step 5 runs alongside: None while the acknowledgement is on its way, False with the
+    # reason in `customer_notice` when the customer could not be notified.
+    customer_notified: bool | None = None
+    customer_notice: str | None = None
     quality_checks: dict[str, bool] = Field(default_factory=dict)
     gaps: list[str] = Field(default_factory=list)
     summary_markdown: str | None = None
@@ -138,6 +131,8 @@ class EscalationStatus(Model):
     customer_replies: int = 0
     alerts: list[AlertRecord] = Field(default_factory=list)
     runs: int = 1  # 1 + how many times the run continued as new
+    # The workflow messages an agent may still send (a resolved ticket takes none).
+    actions: list[str] = Field(default_factory=list)
 
 
 class EscalationOutcome(Model):
@@ -145,24 +140,28 @@ class EscalationOutcome(Model):
 
     ticket_id: str
     outcome: str
+    episode_id: str | None = None
     team: str | None = None
     priority: Priority | None = None
     resolved_by: str | None = None
     resolution: str | None = None
+    resolved_at: UtcDatetime | None = None
+    # Until when a customer reply reopens the ticket as a new episode.
+    reopen_until: UtcDatetime | None = None
 
 
 class ResolveInput(Model):
     """`resolved` signal / `resolve` update: completes the workflow."""
 
-    agent: str
-    resolution: str
+    agent: AgentName
+    resolution: Note
     escalation_necessary: bool = True
 
 
 class CustomerReply(Model):
     """`customer_replied` signal, forwarded by the ticketing system."""
 
-    text: str
+    text: Annotated[str, Field(max_length=MAX_DESCRIPTION_CHARS)]
     at: UtcDatetime | None = None
 
 
@@ -170,22 +169,22 @@ class SatisfactionInput(Model):
     """`satisfaction_changed` signal / `set_satisfaction` update: a CSAT score 1–5."""
 
     score: int
-    comment: str | None = None
+    comment: Annotated[str, Field(max_length=MAX_COMMENT_CHARS)] | None = None
 
 
 class AgentResponse(Model):
     """`agent_responded` signal / `respond` update: the first one stops the response clock."""
 
-    agent: str
-    note: str | None = None
+    agent: AgentName
+    note: Note | None = None
 
 
 class WaitOnCustomer(Model):
     """`waiting_on_customer` signal / `wait_on_customer` update: pauses the resolution clock
     until the customer replies."""
 
-    agent: str
-    question: str | None = None
+    agent: AgentName
+    question: Note | None = None
 
 
 class Reassign(Model):
@@ -193,9 +192,9 @@ class Reassign(Model):
     deadlines recomputed (a new team restarts the response clock and is alerted). Either may
     be left out to keep the current one; a request that changes neither is refused."""
 
-    team: str | None = None
-    reason: str | None = None
-    agent: str | None = None
+    team: Annotated[str, Field(max_length=MAX_AGENT_NAME_CHARS)] | None = None
+    reason: Note | None = None
+    agent: AgentName | None = None
     priority: Priority | None = None
 
 
@@ -216,10 +215,11 @@ class SummaryInput(Model):
 
 
 class NotifyCustomerInput(Model):
-    """Step 5: the acknowledgement; the idempotency key is derived from the ticket id."""
+    """Step 5: the acknowledgement; the idempotency key is derived from ticket and episode."""
 
     package: EscalationPackage
     decision: TriageDecision
+    episode_id: str
 
 
 class NotificationResult(Model):
@@ -234,6 +234,10 @@ class AssignmentInput(Model):
     """Step 6: the seed's support_assignments row."""
 
     ticket_id: str
+    episode_id: str
+    episode_number: int = 1
+    previous_episode_id: str | None = None
+    reopened_because: str | None = None
     workflow_id: str
     team: str
     priority: Priority
@@ -248,6 +252,7 @@ class LogEntry(Model):
 
     key: str
     ticket_id: str
+    episode_id: str | None = None
     action: str
     event: dict[str, Any]
     correction: TriageCorrection | None = None
@@ -270,6 +275,7 @@ class AlertInput(Model):
     headline: str
     details: dict[str, str] = Field(default_factory=dict)
     workflow_id: str
+    episode_id: str | None = None
 
 
 class AlertResult(Model):
@@ -282,6 +288,7 @@ class QueueEntry(Model):
     """Step 9: what the agents' queue shows for one escalation."""
 
     ticket_id: str
+    episode_id: str
     state: EscalationStateName
     subject: str
     customer_name: str | None
@@ -293,6 +300,11 @@ class QueueEntry(Model):
     summary_markdown: str
     team: str | None = None
     priority: Priority | None = None
+    customer_notified: bool | None = None
+    customer_notice: str | None = None
+    paused: bool = False
+    resolved_at: datetime | None = None
+    resolution: str | None = None
 
 
 class EscalationRecord(Model):
@@ -308,6 +320,7 @@ class ResolutionRecord(Model):
     """De-escalation: what the workflow knows about a resolution, for `close_ticket`."""
 
     ticket_id: str
+    episode_id: str
     agent: str
     resolution: str
     escalation_necessary: bool
@@ -341,6 +354,7 @@ class TicketStatusUpdate(Model):
     """The signed outgoing webhook that tells the ticketing system the ticket is resolved."""
 
     ticket_id: str
+    episode_id: str
     status: str
     resolved_at: UtcDatetime
     resolved_by: str
@@ -354,6 +368,7 @@ class KnownSolutionAnswer(Model):
 
     package: EscalationPackage
     solution: KnownSolution
+    episode_id: str
 
 
 __all__ = [
@@ -363,14 +378,12 @@ __all__ = [
     "AssignmentInput",
     "ClosedTicket",
     "CustomerReply",
-    "EscalationInput",
     "EscalationOutcome",
     "EscalationRecord",
     "EscalationStateName",
     "EscalationStatus",
     "KnownSolutionAnswer",
     "LogEntry",
-    "MonitoringSnapshot",
     "NotificationResult",
     "NotifyCustomerInput",
     "PendingWork",
@@ -388,6 +401,3 @@ __all__ = [
     "workflow_id_for",
 ]
 
-
-MonitoringSnapshot.model_rebuild()
-EscalationInput.model_rebuild()

@@ -2,8 +2,9 @@
 
 The workflow owns one `SlaClock`, changes it in its message handlers, and asks this module two
 questions: which alerts are due now (`due_alerts`) and when to wake up next (`next_wakeup`).
-Every alert carries a key derived from the clock (ticket, kind, generation, sequence), so the
-same alert computed twice — after a retry, a replay or a continue-as-new — is one alert.
+Every alert carries a key derived from the clock (ticket, episode, kind, generation, sequence),
+so the same alert computed twice — after a retry, a replay or a continue-as-new — is one alert,
+and the next escalation episode of the same ticket has keys of its own.
 """
 
 from __future__ import annotations
@@ -65,6 +66,8 @@ class SlaClock(Model):
     """Everything the monitoring needs; carried whole across continue-as-new."""
 
     ticket_id: str
+    # The escalation episode (the first run id of the workflow chain): part of every key.
+    episode_id: str = ""
     team: str
     priority: Priority
     escalated_at: UtcDatetime
@@ -73,6 +76,10 @@ class SlaClock(Model):
     response_clock_started_at: UtcDatetime
     responded_at: UtcDatetime | None = None
     responded_by: str | None = None
+    # The episode's first human response, whoever holds the ticket now: a reassignment never
+    # erases it (SLA attainment and quick resolutions are measured from it).
+    first_responded_at: UtcDatetime | None = None
+    first_responded_by: str | None = None
     paused_since: UtcDatetime | None = None
     paused_seconds: float = 0.0
     last_customer_activity_at: UtcDatetime | None = None
@@ -95,6 +102,19 @@ class SlaClock(Model):
     @property
     def paused(self) -> bool:
         return self.paused_since is not None
+
+    def key(self, *parts: object) -> str:
+        """An idempotency key of this episode: ticket, episode, then `parts`."""
+        return ":".join([self.ticket_id, self.episode_id, *(str(part) for part in parts)])
+
+    def responded(self, agent: str, now: datetime) -> bool:
+        """A human answered: stops the response clock; True when it is the episode's first."""
+        if self.responded_at is None:
+            self.responded_at, self.responded_by = now, agent
+        first = self.first_responded_at is None
+        if first:
+            self.first_responded_at, self.first_responded_by = now, agent
+        return first
 
     def response_due_at(self) -> datetime | None:
         if self.responded_at is not None:
@@ -204,14 +224,14 @@ def _minutes(seconds: float) -> str:
 
 def _timed_alerts(clock: SlaClock, rules: SlaRules) -> list[tuple[datetime, AlertSpec]]:
     """Every timer-driven alert with the moment it becomes due, fired or not."""
-    tid, gen, target = clock.ticket_id, clock.generation, clock.response_target_seconds
+    key, gen, target = clock.key, clock.generation, clock.response_target_seconds
     out: list[tuple[datetime, AlertSpec]] = []
     if clock.priority in rules.immediate_alert_priorities and clock.responded_at is None:
         out.append(
             (
                 clock.response_clock_started_at,
                 AlertSpec(
-                    key=f"{tid}:immediate:g{gen}",
+                    key=key("immediate", f"g{gen}"),
                     kind="immediate",
                     headline=f"{clock.priority} escalation needs a human now",
                 ),
@@ -223,7 +243,7 @@ def _timed_alerts(clock: SlaClock, rules: SlaRules) -> list[tuple[datetime, Aler
             (
                 warning,
                 AlertSpec(
-                    key=f"{tid}:response_warning:g{gen}",
+                    key=key("response_warning", f"g{gen}"),
                     kind="response_warning",
                     headline=f"{int(rules.warning_fraction * 100)}% of the {_minutes(target)} "
                     "response target used and no human response yet",
@@ -236,7 +256,7 @@ def _timed_alerts(clock: SlaClock, rules: SlaRules) -> list[tuple[datetime, Aler
             (
                 due,
                 AlertSpec(
-                    key=f"{tid}:response_breach:g{gen}",
+                    key=key("response_breach", f"g{gen}"),
                     kind="response_breach",
                     headline=f"No human response within the {_minutes(target)} response target",
                     details={"dueAt": due.isoformat()},
@@ -249,7 +269,7 @@ def _timed_alerts(clock: SlaClock, rules: SlaRules) -> list[tuple[datetime, Aler
             (
                 manager,
                 AlertSpec(
-                    key=f"{tid}:manager_escalation",
+                    key=key("manager_escalation"),
                     kind="manager_escalation",
                     audience="manager",
                     headline=f"Not resolved within {_minutes(rules.manager_escalation_after)} of "
@@ -264,7 +284,7 @@ def _timed_alerts(clock: SlaClock, rules: SlaRules) -> list[tuple[datetime, Aler
             (
                 daily,
                 AlertSpec(
-                    key=f"{tid}:daily_status:{clock.daily_checks + 1}",
+                    key=key("daily_status", clock.daily_checks + 1),
                     kind="daily_status",
                     headline=f"Daily status: {clock.priority} ticket open for "
                     f"{clock.daily_checks + 1} day(s)",
@@ -277,7 +297,7 @@ def _timed_alerts(clock: SlaClock, rules: SlaRules) -> list[tuple[datetime, Aler
             (
                 followup,
                 AlertSpec(
-                    key=f"{tid}:no_progress:{followup.isoformat()}",
+                    key=key("no_progress", followup.isoformat()),
                     kind="no_progress",
                     audience="agent",
                     headline=f"No progress for {_minutes(rules.no_progress_after)}: "

@@ -161,7 +161,10 @@ async def test_same_alert_key_twice_delivers_once_per_channel_and_logs_once(
     assert len(mails_for(smtp_sink, alert.ticket_id)) == 1
     assert len(webhook.for_ticket(alert.ticket_id)) == 1
     [event] = await log_events(alert_settings.pool, alert.ticket_id)
-    assert (event["idempotency_key"], event["action"]) == (alert.key, "alert:response_breach")
+    assert (event["idempotency_key"], event["action"]) == (
+        f"alert:{alert.key}",
+        "alert:response_breach",
+    )
     logged = event["event"]
     assert logged["ticketId"] == alert.ticket_id and logged["channels"] == ["email", "webhook"]
     assert (logged["kind"], logged["audience"], logged["team"], logged["priority"]) == (

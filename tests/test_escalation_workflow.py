@@ -19,7 +19,6 @@ from escalation import search_attributes as sa
 from escalation.messages import (
     AgentResponse,
     AssignmentInput,
-    EscalationInput,
     EscalationOutcome,
     EscalationRecord,
     EscalationStateName,
@@ -33,6 +32,7 @@ from escalation.messages import (
 )
 from escalation.models import Priority, TicketPayload
 from escalation.quality import QUALITY_CHECKS
+from escalation.run_state import EscalationInput
 from localstack.smtp import SmtpSink
 from tests.conftest import load_example
 from workflows.escalation import EscalationWorkflow
@@ -91,6 +91,16 @@ async def wait_for_state(
         raise AssertionError(f"{handle.id} stuck in {status and status.state}") from None
 
 
+async def wait_until_notified(handle: WorkflowHandle, within: float = 30) -> EscalationStatus:
+    """Step 5 runs alongside the escalation: poll until the acknowledgement's outcome is in."""
+    async with asyncio.timeout(within):
+        while True:
+            status = await handle.query(EscalationWorkflow.status)
+            if status.customer_notified is not None:
+                return status
+            await asyncio.sleep(0.1)
+
+
 def mails_for(sink: SmtpSink, ticket_id: str) -> list[EmailMessage]:
     """What the real SMTP server received for this ticket."""
     return [m.message for m in sink.messages() if m.message["X-Escalation-Ticket"] == ticket_id]
@@ -103,13 +113,15 @@ async def test_seed_ticket_is_escalated_to_engineering_p1_with_the_package_gathe
     # the ticket, so Step 1 must gather the rest. A fresh id keeps the test independent.
     ticket_id = new_id()
     handle = await start(client, task_queue, load_example(id=ticket_id))
-    status = await wait_for_state(handle, EscalationStateName.ESCALATED)
+    await wait_for_state(handle, EscalationStateName.ESCALATED)
+    status = await wait_until_notified(handle)
 
     assert status.team == "engineering"
     assert status.priority == "P1"
     assert status.scenario == "data_loss_single_user"
     assert status.gaps == []
-    assert status.customer_notified
+    assert status.customer_notified is True and status.customer_notice is None
+    assert status.episode == 1 and status.episode_id and status.previous_episode_id is None
     assert set(status.quality_checks) == set(QUALITY_CHECKS)
     assert all(status.quality_checks.values()), status.quality_checks
     assert status.escalated_at and status.response_due_at
@@ -157,8 +169,15 @@ async def test_seed_ticket_is_escalated_to_engineering_p1_with_the_package_gathe
         "customerNotified",
     ):
         assert key in event, key
-    assert event["escalatedTo"] == "engineering" and event["customerNotified"] is True
-    assert event["qualityPassed"] is True
+    # The team has it before the customer hears: the acknowledgement has its own event.
+    assert event["escalatedTo"] == "engineering" and event["customerNotified"] is None
+    assert event["episode"] == 1 and event["episodeId"] == status.episode_id
+    notified = await pool.fetchval(
+        "SELECT event FROM escalation_log WHERE ticket_id = $1 AND action = 'customer_notified'",
+        ticket_id,
+    )
+    assert notified["customerNotified"] is True and notified["qualityPassed"] is True
+    assert notified["notificationMessageId"]
 
     [mail] = mails_for(smtp_sink, ticket_id)
     body = mail.get_content()
@@ -180,8 +199,8 @@ async def test_seed_ticket_is_escalated_to_engineering_p1_with_the_package_gathe
     assert attributes.get(sa.TIME_SENSITIVE) is True
     assert attributes.get(sa.SLA_DUE_AT) == status.response_due_at
 
-    await handle.signal(
-        EscalationWorkflow.resolved, ResolveInput(agent="ana", resolution="Relinked")
+    await handle.execute_update(
+        EscalationWorkflow.resolve, ResolveInput(agent="ana", resolution="Relinked")
     )
     outcome: EscalationOutcome = await handle.result()
     assert outcome.outcome == "resolved" and outcome.resolved_by == "ana"
@@ -251,6 +270,7 @@ async def test_unknown_customer_still_escalates_with_the_gap_flagged(
     )
     assert event["qualityPassed"] is False
     assert "customer profile" in event["missingContext"]
+    assert (await wait_until_notified(handle)).customer_notified is True
     assert len(mails_for(smtp_sink, ticket_id)) == 1
     await handle.terminate("test done")
 
@@ -266,13 +286,18 @@ async def test_activities_failing_after_their_effect_retry_and_still_write_once(
     ticket_id = new_id()
     handle = await start(client, task_queue, load_example(id=ticket_id))
     await wait_for_state(handle, EscalationStateName.ESCALATED, within=60)
+    await wait_until_notified(handle, within=60)
     assert faults._failed == faults.fail_once_after_effect  # each really failed once
     assert len(mails_for(smtp_sink, ticket_id)) == 1
-    for table in ("support_assignments", "notifications", "escalation_log"):
+    for table in ("support_assignments", "notifications"):
         assert (
             await pool.fetchval(f"SELECT count(*) FROM {table} WHERE ticket_id = $1", ticket_id)
             == 1
         ), table
+    actions = await pool.fetch(
+        "SELECT action FROM escalation_log WHERE ticket_id = $1 ORDER BY id", ticket_id
+    )
+    assert [row["action"] for row in actions] == ["escalated", "customer_notified"]
     await handle.terminate("test done")
 
 
@@ -287,6 +312,7 @@ async def test_steps_6_7_and_9_are_written_together_or_not_at_all(
     record = EscalationRecord(
         assignment=AssignmentInput(
             ticket_id=ticket_id,
+            episode_id=f"episode-{ticket_id}",
             workflow_id=workflow_id_for(ticket_id),
             team="engineering",
             priority=Priority.P1,
@@ -302,6 +328,7 @@ async def test_steps_6_7_and_9_are_written_together_or_not_at_all(
         ),
         queue=QueueEntry(
             ticket_id=ticket_id,
+            episode_id=f"episode-{ticket_id}",
             state=EscalationStateName.ESCALATED,
             subject="Uploads fail",
             customer_name="Sarah",

@@ -168,19 +168,20 @@ async def test_csat_for_a_resolved_ticket_whose_run_is_gone_is_still_recorded(
     ticket_id = new_ticket_id("GONE")
     await pool.execute(
         """
-        INSERT INTO support_assignments (ticket_id, assigned_to_team, priority, escalated_at,
-            escalation_reason, expected_response_time, workflow_id, state)
-        VALUES ($1, 'billing', 'P2', now() - interval '40 days', 'Refund request',
-                interval '4 hours', 'escalation-' || $1, 'resolved')
+        INSERT INTO support_assignments (ticket_id, episode_id, assigned_to_team, priority,
+            escalated_at, escalation_reason, expected_response_time, workflow_id, state)
+        VALUES ($1, 'episode-' || $1, 'billing', 'P2', now() - interval '40 days',
+                'Refund request', interval '4 hours', 'escalation-' || $1, 'resolved')
         """,
         ticket_id,
     )
     await pool.execute(
         """
-        INSERT INTO resolutions (ticket_id, team, priority, resolved_by, resolution,
-            escalation_necessary, escalated_at, resolved_at, response_target_seconds,
-            resolution_seconds, quick)
-        VALUES ($1, 'billing', 'P2', 'ana', 'Refunded', true, now() - interval '40 days',
+        INSERT INTO resolutions (ticket_id, episode_id, team, priority, resolved_by,
+            resolution, escalation_necessary, escalated_at, resolved_at,
+            response_target_seconds, resolution_seconds, quick)
+        VALUES ($1, 'episode-' || $1, 'billing', 'P2', 'ana', 'Refunded', true,
+                now() - interval '40 days',
                 now() - interval '39 days', 14400, 3600, false)
         """,
         ticket_id,

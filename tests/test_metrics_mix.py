@@ -100,7 +100,6 @@ from activities.settings import Settings
 from escalation.messages import (
     AgentResponse,
     CustomerReply,
-    EscalationInput,
     EscalationStateName,
     EscalationStatus,
     ResolveInput,
@@ -109,6 +108,7 @@ from escalation.messages import (
     workflow_id_for,
 )
 from escalation.models import TicketPayload, parse_payload
+from escalation.run_state import EscalationInput
 from localstack.postgres import EmbeddedPostgres
 from localstack.smtp import SmtpSink
 from localstack.temporal import skip_time, start_time_skipping_env

@@ -64,7 +64,9 @@ async def record_and_replay(client: Client, handle_id: str, name: str) -> None:
 async def test_escalated_then_resolved_run_replays(client: Client, task_queue: str) -> None:
     handle = await start(client, task_queue, load_example(id=new_id()))
     await wait_for_state(handle, EscalationStateName.ESCALATED)
-    await handle.signal(EscalationWorkflow.resolved, ResolveInput(agent="ana", resolution="Done"))
+    await handle.execute_update(
+        EscalationWorkflow.resolve, ResolveInput(agent="ana", resolution="Done")
+    )
     await handle.result()
     await record_and_replay(client, handle.id, "resolved_and_closed")
 

@@ -18,7 +18,6 @@ from activities.settings import Settings
 from escalation.messages import (
     AgentResponse,
     CustomerReply,
-    EscalationInput,
     EscalationStateName,
     EscalationStatus,
     Reassign,
@@ -28,6 +27,7 @@ from escalation.messages import (
     workflow_id_for,
 )
 from escalation.models import TicketPayload
+from escalation.run_state import EscalationInput
 from escalation.sla import AlertRecord
 from localstack.smtp import SmtpSink
 from localstack.temporal import skip_time, start_time_skipping_env

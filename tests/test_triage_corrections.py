@@ -20,7 +20,6 @@ from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 from activities.log import LogActivities
 from activities.settings import FaultInjection, Settings
 from escalation.messages import (
-    EscalationInput,
     EscalationStatus,
     LogEntry,
     Reassign,
@@ -29,6 +28,7 @@ from escalation.messages import (
     workflow_id_for,
 )
 from escalation.models import Priority, TicketPayload
+from escalation.run_state import EscalationInput
 from localstack.postgres import EmbeddedPostgres
 from localstack.smtp import SmtpSink
 from localstack.temporal import start_time_skipping_env
@@ -150,11 +150,15 @@ async def test_reassign_and_priority_change_are_recorded_once_each_despite_a_ret
         "triage_priority": "P1",
         "triage_scenario": "data_loss_single_user",
     }
+    # Each correction is keyed by the sequence number of its log event in the episode (the
+    # customer's acknowledgement, logged alongside, may take a number before them).
+    first_seq, second_seq = rows[0]["sequence"], rows[1]["sequence"]
+    assert 1 <= first_seq < second_seq
     assert [{k: r[k] for k in (*COLUMNS, *common)} for r in rows] == [
         common
         | {
-            "idempotency_key": f"{handle.id}:{run}:correction:1",
-            "sequence": 1,
+            "idempotency_key": f"{handle.id}:{run}:correction:{first_seq}",
+            "sequence": first_seq,
             "previous_team": "engineering",
             "previous_priority": "P1",
             "agent_team": "billing",
@@ -164,8 +168,8 @@ async def test_reassign_and_priority_change_are_recorded_once_each_despite_a_ret
         },
         common
         | {
-            "idempotency_key": f"{handle.id}:{run}:correction:2",
-            "sequence": 2,
+            "idempotency_key": f"{handle.id}:{run}:correction:{second_seq}",
+            "sequence": second_seq,
             "previous_team": "billing",
             "previous_priority": "P2",
             "agent_team": "billing",

@@ -47,10 +47,11 @@ async def overdue_id(pool: asyncpg.Pool) -> AsyncIterator[str]:
     ticket_id = new_ticket_id("LATE")
     await pool.execute(
         """
-        INSERT INTO support_assignments (ticket_id, assigned_to_team, priority, escalated_at,
-            escalation_reason, expected_response_time, workflow_id, state, subject,
-            customer_name, sla_due_at)
-        VALUES ($1, 'billing', 'P2', now() - interval '5 hours', 'Invoice error',
+        INSERT INTO support_assignments (ticket_id, episode_id, assigned_to_team, priority,
+            escalated_at, escalation_reason, expected_response_time, workflow_id, state,
+            subject, customer_name, sla_due_at)
+        VALUES ($1, 'episode-' || $1, 'billing', 'P2', now() - interval '5 hours',
+            'Invoice error',
             interval '4 hours', 'escalation-' || $1, 'breached', 'Charged twice', 'Ada',
             now() - interval '5 minutes')
         """,

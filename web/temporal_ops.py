@@ -23,12 +23,12 @@ from temporalio.service import RPCError, RPCStatusCode
 from escalation import search_attributes as sa
 from escalation.config import Endpoints
 from escalation.messages import (
-    EscalationInput,
     EscalationStateName,
     EscalationStatus,
     workflow_id_for,
 )
 from escalation.models import Model, TicketPayload
+from escalation.run_state import EscalationInput
 
 # An update waits for the workflow's answer; a run whose worker is down never answers, and an
 # HTTP client must not hang with it.
