@@ -63,17 +63,20 @@ async def measure(
     await asyncio.gather(*(runner.intake(ticket_id) for ticket_id in ids))
     delivered = await runner.delivered(ids, within=60 + count)
     progress(f"lateness: {count} escalated in {delivered - started:.1f}s; waiting for alerts")
-    keys = [f"{ticket_id}:{kind}:g0" for ticket_id in ids for kind in KINDS]
-    try:
-        await stack.hooks.wait_all(keys, within=target + count + 60, what="alerts")
-    except TimeoutError as error:  # report what came, and say how much did not
-        progress(f"lateness: {error}")
+    # Alert keys name the escalation episode (its first run id): read from the rows, which
+    # exist once delivered.
     rows = await stack.pool.fetch(
-        "SELECT ticket_id, extract(epoch FROM escalated_at) AS at,"
+        "SELECT ticket_id, episode_id, extract(epoch FROM escalated_at) AS at,"
         " extract(epoch FROM expected_response_time) AS target"
         " FROM support_assignments WHERE ticket_id = ANY($1)",
         ids,
     )
+    prefix = {row["ticket_id"]: f"{row['ticket_id']}:{row['episode_id']}" for row in rows}
+    keys = [f"{prefix.get(t, t)}:{kind}:g0" for t in ids for kind in KINDS]
+    try:
+        await stack.hooks.wait_all(keys, within=target + count + 60, what="alerts")
+    except TimeoutError as error:  # report what came, and say how much did not
+        progress(f"lateness: {error}")
     late: dict[str, list[float]] = {kind: [] for kind in KINDS}
     for row in rows:
         at, seconds = float(row["at"]), float(row["target"])
@@ -82,7 +85,8 @@ async def measure(
             "response_breach": at + seconds,
         }
         for kind, deadline in deadlines.items():
-            if (arrival := stack.hooks.at.get(f"{row['ticket_id']}:{kind}:g0")) is not None:
+            key = f"{prefix[row['ticket_id']]}:{kind}:g0"
+            if (arrival := stack.hooks.at.get(key)) is not None:
                 late[kind].append(arrival[1] - deadline)
     every = [value for values in late.values() for value in values]
     return {

@@ -119,7 +119,7 @@ class CommitProbe:
 
 class HookReceiver(WebhookSink):
     """The local HTTP endpoint alerts are posted to: notes the `Idempotency-Key` of each POST
-    (`<ticket>:<alert kind>:...:webhook`) with its arrival time and answers 200."""
+    (`<ticket>:<episode>:<alert kind>:...:webhook`) with its arrival time and answers 200."""
 
     def __init__(self, arrivals: Arrivals) -> None:
         super().__init__(self._arrived)
