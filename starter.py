@@ -4,9 +4,12 @@ It talks to Temporal through the same module as the web app (web/temporal_ops.py
 start, signal and update runs by the same rules and report failures the same way.
 
   decide FILE|-         print the triage decision (Contract 2); starts nothing
-  start FILE|-          start the ticket's escalation (idempotent) and print its Temporal UI link
-  status TICKET_ID      print the workflow's status query as JSON
-  reply TICKET_ID TEXT  forward a customer reply (signal)
+  start FILE|-          start the ticket's escalation and print its Temporal UI link: finds the
+                        run while it runs; a ticket whose escalation has finished starts a new
+                        episode ("reopened": true)
+  status TICKET_ID      the latest episode's status query as JSON, with "earlierEpisodes"
+  reply TICKET_ID TEXT  forward a customer reply (signal); within the policy's reopen_within of
+                        the resolution it reopens the ticket as a new episode, after it exits 2
   satisfaction TICKET_ID SCORE [--comment C]
   respond TICKET_ID --agent A [--note N]          first human response
   wait-customer TICKET_ID [--agent A] [--question Q]  pause until the customer replies
@@ -132,7 +135,8 @@ async def connect(endpoints: Endpoints) -> Client:
 
 
 async def start(source: str, endpoints: Endpoints) -> dict[str, object]:
-    """Start `escalation-<ticketId>`, or find the one already there: one ticket, one workflow."""
+    """Start `escalation-<ticketId>`, find the run still running, or start a new episode of a
+    ticket whose escalation has finished (the same rules as `POST /api/tickets`)."""
     payload = read_payload(source)
     client = await connect(endpoints)
     started = await temporal_ops.start_escalation(client, endpoints, payload)
@@ -141,13 +145,40 @@ async def start(source: str, endpoints: Endpoints) -> dict[str, object]:
         "workflowId": started.workflow_id,
         "runId": started.run_id,
         "started": started.started,
+        "reopened": started.reopened,
+        "episodeId": started.episode_id,
+        "previousRunId": started.previous_run_id,
+        "reopenedBecause": started.reopened_because,
         "temporalUi": endpoints.workflow_url(started.workflow_id),
     }
 
 
+DATABASE_TIMEOUT_SECONDS = 10.0
+
+
 async def status(ticket_id: str, endpoints: Endpoints) -> dict[str, object]:
+    """The latest episode's status with `earlierEpisodes` from the database (null, with a
+    warning, when the database does not answer; from the database alone when Temporal no
+    longer has the run)."""
+    from web.episodes import ticket_status
+    from web.services import connect_pool
+
     client = await connect(endpoints)
-    return (await temporal_ops.status(client, ticket_id)).to_json_dict()
+    opened: list[asyncpg.Pool] = []
+
+    async def database() -> asyncpg.Pool:
+        async with asyncio.timeout(DATABASE_TIMEOUT_SECONDS):
+            opened.append(await connect_pool(endpoints.database_url))
+        return opened[-1]
+
+    try:
+        answer = await ticket_status(client, database, ticket_id)
+    finally:
+        for pool in opened:
+            await pool.close()
+    if answer.earlier_episodes is None:
+        print("warning: the database did not answer: no earlier episodes", file=sys.stderr)
+    return answer.to_json_dict()
 
 
 def message_for(args: argparse.Namespace) -> tuple[str, Model]:
@@ -196,8 +227,15 @@ async def send(args: argparse.Namespace, endpoints: Endpoints) -> dict[str, obje
             for pool in opened:
                 await pool.close()
     if name == "customer_replied":
-        await temporal_ops.signal(client, args.ticket_id, name, message)
-        return {"ticketId": args.ticket_id, "signalled": name}
+        assert isinstance(message, CustomerReply)
+        replied = await temporal_ops.reply(client, endpoints, args.ticket_id, message)
+        return {
+            "ticketId": args.ticket_id,
+            "signalled": name if replied.signalled else None,
+            "reopened": replied.reopened,
+            "runId": replied.run_id,
+            "previousRunId": replied.previous_run_id,
+        }
     answer = await temporal_ops.update(client, args.ticket_id, name, message)
     return answer.to_json_dict()
 

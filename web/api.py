@@ -26,6 +26,8 @@ from escalation.messages import (
 from escalation.models import Model, TicketPayload
 from web import queries, temporal_ops
 from web.auth import Agent
+from web.episodes import TicketStatus
+from web.episodes import ticket_status as ticket_status_of
 from web.feedback import CsatRecorded, rate
 from web.guards import SignedWebhookRoute, api_agent, webhook_headers
 from web.knowledge import (
@@ -118,10 +120,16 @@ def _without_nul(payload: TicketPayload) -> TicketPayload:
     "/tickets",
     status_code=202,
     response_model=TicketAccepted,
-    summary="Hand a ticket over (starts its escalation; idempotent)",
+    summary="Hand a ticket over (starts its escalation, or a new episode of a finished one)",
     responses={
-        200: {"model": TicketAccepted, "description": "The ticket's escalation already exists"},
-        202: {"description": "The escalation was started"},
+        200: {
+            "model": TicketAccepted,
+            "description": "The ticket's escalation is running: this delivery found it",
+        },
+        202: {
+            "description": "An escalation was started: the ticket's first, or a new episode "
+            "(`reopened` true) because its previous escalation had finished"
+        },
         **errors(400, 401, 503),
     },
 )
@@ -130,7 +138,8 @@ async def create_ticket(
     response: Response,
     found: Annotated[Services, Depends(services)],
 ) -> TicketAccepted:
-    """Start `escalation-<ticketId>` (202), or find the one already there (200)."""
+    """Start `escalation-<ticketId>` (202), find the run still running (200), or start a new
+    episode when the previous one has finished (202, `reopened` true)."""
     payload = _without_nul(payload)
     endpoints = found.config.endpoints
     result = await temporal_ops.start_escalation(found.temporal, endpoints, payload)
@@ -141,6 +150,10 @@ async def create_ticket(
         workflow_id=result.workflow_id,
         run_id=result.run_id,
         started=result.started,
+        reopened=result.reopened,
+        episode_id=result.episode_id,
+        previous_run_id=result.previous_run_id,
+        reopened_because=result.reopened_because,
         dashboard_url=found.config.ticket_url(result.ticket_id),
         temporal_ui_url=endpoints.workflow_url(result.workflow_id),
     )
@@ -150,19 +163,38 @@ async def create_ticket(
     "/tickets/{ticket_id}/replies",
     status_code=202,
     response_model=ReplyAccepted,
-    summary="Forward a customer reply (signal)",
-    responses=errors(400, 401, 404, 409, 503),
+    summary="Forward a customer reply (signal; reopens a recently resolved ticket)",
+    responses={
+        202: {
+            "description": "Signalled to the open escalation, or (resolved less than the "
+            "policy's `reopen_within` ago) a new episode started with the reply (`reopened`)"
+        },
+        **errors(400, 401, 404, 503, 504),
+        409: {
+            "model": ErrorDetail,
+            "description": "The ticket is closed: resolved longer than `reopen_within` ago "
+            "(the detail names the date; the helpdesk must send a new ticket), kept with "
+            "auto-response, or closed without a resolution",
+        },
+    },
 )
 async def customer_replied(
     ticket_id: TicketIdPath,
     reply: CustomerReplyRequest,
     found: Annotated[Services, Depends(services)],
 ) -> ReplyAccepted:
-    """Signal `customer_replied`: resumes a paused clock and alerts a P0/P1 team."""
+    """Signal `customer_replied` (resumes a paused clock, alerts a P0/P1 team); for a ticket
+    resolved within `reopen_within`, a new episode: the reply over the earlier description."""
     message = CustomerReply(text=reply.text, at=reply.at or datetime.now(UTC))
-    await temporal_ops.signal(found.temporal, ticket_id, "customer_replied", message)
+    result = await temporal_ops.reply(found.temporal, found.config.endpoints, ticket_id, message)
     return ReplyAccepted(
-        ticket_id=ticket_id, workflow_id=workflow_id_for(ticket_id), signalled="customer_replied"
+        ticket_id=ticket_id,
+        workflow_id=workflow_id_for(ticket_id),
+        signalled="customer_replied" if result.signalled else None,
+        reopened=result.reopened,
+        run_id=result.run_id,
+        previous_run_id=result.previous_run_id,
+        reopened_because=temporal_ops.REOPENED_BY_REPLY if result.reopened else None,
     )
 
 
@@ -274,17 +306,24 @@ async def resolve(
 
 @agents.get(
     "/tickets/{ticket_id}",
-    response_model=EscalationStatus,
-    summary="The escalation's live status (workflow query)",
+    response_model=TicketStatus,
+    summary="The latest escalation episode's live status, and the earlier episodes",
     responses=errors(401, 404, 503, 504),
 )
 async def ticket_status(
     ticket_id: TicketIdPath,
     agent: AgentDep,
     found: Annotated[Services, Depends(services)],
-) -> EscalationStatus:
-    """The workflow's `status` query: state, team, priority, deadlines in UTC, alerts."""
-    return await temporal_ops.status(found.temporal, ticket_id)
+) -> TicketStatus:
+    """The latest run's `status` query (state, team, priority, deadlines in UTC, alerts, the
+    actions still possible) with `earlierEpisodes` from the database, and the CSAT after
+    resolution once the episode is resolved. A run Temporal no longer keeps is answered from
+    its episode's row (`source` "database")."""
+
+    async def database() -> asyncpg.Pool:
+        return found.pool
+
+    return await ticket_status_of(found.temporal, database, ticket_id)
 
 
 @agents.get(
@@ -315,6 +354,8 @@ def queue_item(row: queries.QueueRow) -> QueueItem:
     ticket page's address and the indicators."""
     return QueueItem(
         **dataclasses.asdict(row),
+        episode=row.episode_number,
+        reopened=row.reopened,
         url=f"/tickets/{row.ticket_id}",
         indicators=indicators(row.priority, row.premium, row.time_sensitive),
     )

@@ -9,7 +9,8 @@ from typing import Annotated
 from pydantic import BeforeValidator, Field, StrictBool
 
 from escalation import models
-from escalation.models import Model, Priority, UtcDatetime
+from escalation.messages import MAX_COMMENT_CHARS, MAX_NOTE_CHARS
+from escalation.models import MAX_DESCRIPTION_CHARS, Model, Priority, UtcDatetime
 
 # PostgreSQL text and jsonb refuse NUL, and the workflow logs what agents and customers write:
 # refuse it at the door (422) rather than leave an activity retrying forever.
@@ -34,8 +35,10 @@ def _number_only(value: object) -> object:
 
 
 IsoDatetime = Annotated[UtcDatetime, BeforeValidator(_text_only)]
-ShortText = Annotated[str, Field(max_length=2_000, pattern=NO_NUL)]
-LongText = Annotated[str, Field(max_length=10_000, pattern=NO_NUL)]
+# The workflow messages' own caps (escalation/messages.py): a longer text would pass the door
+# and then fail building the message (500), so the API refuses it with 422 instead.
+ShortText = Annotated[str, Field(max_length=MAX_COMMENT_CHARS, pattern=NO_NUL)]
+LongText = Annotated[str, Field(max_length=MAX_NOTE_CHARS, pattern=NO_NUL)]
 
 
 class ErrorDetail(Model):
@@ -49,12 +52,20 @@ class Health(Model):
 
 
 class TicketAccepted(Model):
-    """The ticket's escalation run: started now (202) or found already there (200)."""
+    """The ticket's escalation run: started now (202) or found running (200).
+
+    A ticket whose previous escalation has finished starts a new episode: `reopened` true,
+    `previousRunId` the finished run (when Temporal still keeps it). `episodeId` is the
+    episode's id (its first run id); the workflow numbers the episode from the database."""
 
     ticket_id: str
     workflow_id: str
     run_id: str
     started: bool
+    reopened: bool = False
+    episode_id: str | None = None
+    previous_run_id: str | None = None
+    reopened_because: str | None = None
     dashboard_url: str
     temporal_ui_url: str
 
@@ -62,14 +73,22 @@ class TicketAccepted(Model):
 class CustomerReplyRequest(Model):
     """A customer reply forwarded by the ticketing system."""
 
-    text: Annotated[str, Field(min_length=1, max_length=20_000, pattern=NO_NUL)]
+    text: Annotated[str, Field(min_length=1, max_length=MAX_DESCRIPTION_CHARS, pattern=NO_NUL)]
     at: IsoDatetime | None = None
 
 
 class ReplyAccepted(Model):
+    """The reply reached the open escalation (`signalled` "customer_replied"), or reopened the
+    resolved ticket as a new episode (`reopened` true, `signalled` null, `runId` the new run,
+    `previousRunId` the resolved one)."""
+
     ticket_id: str
     workflow_id: str
-    signalled: str
+    signalled: str | None
+    reopened: bool = False
+    run_id: str | None = None
+    previous_run_id: str | None = None
+    reopened_because: str | None = None
 
 
 class SatisfactionRequest(Model):
@@ -103,7 +122,7 @@ class ReassignRequest(Model):
 class ResolveRequest(Model):
     """How the ticket was resolved, and whether escalating it was necessary (accuracy metric)."""
 
-    resolution: Annotated[str, Field(min_length=1, max_length=10_000, pattern=NO_NUL)]
+    resolution: Annotated[str, Field(min_length=1, max_length=MAX_NOTE_CHARS, pattern=NO_NUL)]
     escalation_necessary: StrictBool = True
 
 
@@ -128,6 +147,16 @@ class QueueItem(Model):
     scenario: str | None
     escalated_at: datetime
     sla_due_at: datetime | None
+    # The escalation episode: a ticket escalated again (reopened) shows its number.
+    episode_id: str
+    episode: int = 1
+    reopened: bool = False
+    reopened_because: str | None = None
+    # The clock is paused while the ticket waits on the customer: no countdown then.
+    paused: bool = False
+    # None while the acknowledgement is on its way; False with `customerNotice` saying why.
+    customer_notified: bool | None = None
+    customer_notice: str | None = None
     url: str
     indicators: list[Indicator]
 
