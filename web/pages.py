@@ -18,6 +18,8 @@ from markupsafe import Markup
 from pydantic import ValidationError
 
 from escalation.messages import (
+    MAX_COMMENT_CHARS,
+    MAX_NOTE_CHARS,
     AgentResponse,
     EscalationStateName,
     EscalationStatus,
@@ -29,6 +31,7 @@ from escalation.messages import (
 from escalation.models import TEAMS, Model, Priority
 from web import charts, queries, temporal_ops
 from web.auth import Agent
+from web.episodes import episode_anchor
 from web.guards import SESSION_COOKIE, page_agent, safe_next, same_origin
 from web.metrics import (
     ACCURACY_TARGET,
@@ -40,7 +43,7 @@ from web.metrics import (
     compute_metrics,
     parse_window,
 )
-from web.rendering import indicators, priority_indicator, templates, timeline
+from web.rendering import TimelineEntry, indicators, priority_indicator, templates, timeline
 from web.schemas import (
     TEAM_PATTERN,
     TICKET_ID_PATTERN,
@@ -162,31 +165,96 @@ def valid_ticket_id(ticket_id: str) -> bool:
     return re.fullmatch(TICKET_ID_PATTERN, ticket_id) is not None
 
 
+@dataclass(frozen=True)
+class EpisodeView:
+    """One escalation episode of the ticket as the page shows it."""
+
+    row: queries.QueueRow | None
+    number: int
+    anchor: str
+    timeline: list[TimelineEntry]
+    ack: queries.Acknowledgement | None
+    csat: queries.CsatAnswer | None
+
+
+def _episode_view(
+    ticket_id: str,
+    row: queries.QueueRow | None,
+    number: int,
+    episode_id: str | None,
+    first: bool,
+    events: list[queries.LogEvent],
+    acks: dict[str, queries.Acknowledgement],
+) -> EpisodeView:
+    mine = queries.events_of(events, episode_id, first) if episode_id else []
+    ack = acks.get(episode_id) if episode_id else None
+    if ack is None and first:
+        ack = acks.get(queries.LEGACY_EPISODE + ticket_id)
+    return EpisodeView(
+        row=row,
+        number=number,
+        anchor=episode_anchor(number),
+        timeline=timeline(mine, ack),
+        ack=ack,
+        csat=queries.csat_of(mine),
+    )
+
+
 @router.get("/tickets/{ticket_id}", response_class=HTMLResponse)
 async def ticket_page(
     request: Request, ticket_id: str, agent: AgentDep, found: ServicesDep
 ) -> HTMLResponse:
-    """Summary, timeline, acknowledgement and actions, with the workflow's live status."""
+    """The latest escalation episode on top (summary, timeline, acknowledgement, the actions
+    it still takes, with the workflow's live status), the earlier episodes below it."""
     if not valid_ticket_id(ticket_id):
         return not_found(request, agent, "That is not a ticket id.")
-    row = await queries.assignment(found.pool, ticket_id)
+    rows = await queries.episodes(found.pool, ticket_id)  # the latest first
     live: EscalationStatus | None = None
     live_error: str | None = None
     try:
         live = await temporal_ops.status(found.temporal, ticket_id)
     except temporal_ops.TicketError as error:
-        if row is None and isinstance(error, temporal_ops.TicketNotFound):
+        if not rows and isinstance(error, temporal_ops.TicketNotFound):
             return not_found(request, agent, f"There is no escalation for ticket {ticket_id}.")
         live_error = error.message
     events = await queries.log_events(found.pool, ticket_id)
-    ack = await queries.acknowledgement(found.pool, ticket_id)
+    acks = await queries.acknowledgements(found.pool, ticket_id)
+    # The live run is the latest episode; its row may not be written yet (Steps 1-4).
+    current_id = (live.episode_id if live else None) or (rows[0].episode_id if rows else None)
+    row = next((r for r in rows if r.episode_id == current_id), None)
+    earlier_rows = [r for r in rows if r.episode_id != current_id]
+    first_id = rows[-1].episode_id if rows else current_id
+    number = live.episode if live else (row.episode_number if row else 1)
+    current = _episode_view(
+        ticket_id, row, number, current_id, current_id == first_id, events, acks
+    )
+    earlier = [
+        _episode_view(
+            ticket_id, r, r.episode_number, r.episode_id, r.episode_id == first_id, events, acks
+        )
+        for r in earlier_rows
+    ]
     flash = read_flash(request, ticket_id)
     priority = (live.priority.value if live and live.priority else None) or (
         row.priority if row else None
     )
     resolved = (live is not None and live.state is EscalationStateName.RESOLVED) or (
-        row is not None and row.state == EscalationStateName.RESOLVED.value
+        live is None and row is not None and row.resolved
     )
+    # What the agent may still do: the run says (status.actions); without its answer, the
+    # row's state does (a resolved escalation takes no agent action).
+    if live is not None:
+        offered = set(live.actions)
+    else:
+        offered = set() if resolved or row is None else {name for name, _ in ACTIONS.values()}
+    forms = [segment for segment, (name, _) in ACTIONS.items() if name in offered]
+    paused = live.paused if live else bool(row and row.paused and not resolved)
+    resolved_at = (live.resolved_at if live else None) or (row.resolved_at if row else None)
+    resolution = (live.resolution if live else None) or (row.resolution if row else None)
+    notified = live.customer_notified if live else (row.customer_notified if row else None)
+    if live is not None and live.escalated_at is None:  # Steps 1-4: not escalated yet
+        notified = None
+    notice = (live.customer_notice if live else None) or (row.customer_notice if row else None)
     response = page(
         request,
         "ticket.j2",
@@ -196,10 +264,15 @@ async def ticket_page(
             "row": row,
             "live": live,
             "live_error": live_error,
-            "summary": (row.summary_markdown if row else None)
-            or (live.summary_markdown if live else None),
-            "timeline": timeline(events, ack),
-            "ack": ack,
+            "summary": (live.summary_markdown if live else None)
+            or (row.summary_markdown if row else None),
+            "current": current,
+            "earlier": earlier,
+            "episode": number,
+            "reopened_because": (live.reopened_because if live else None)
+            or (row.reopened_because if row else None),
+            "timeline": current.timeline,
+            "ack": current.ack,
             "flash": flash,
             "teams": TEAMS,
             "priorities": [p.value for p in Priority],
@@ -207,6 +280,18 @@ async def ticket_page(
             "priority_mark": priority_indicator(priority),
             "marks": indicators(priority, row.premium, row.time_sensitive) if row else [],
             "resolved": resolved,
+            "resolved_at": resolved_at,
+            "resolution": resolution,
+            "paused": paused,
+            "notified": notified,
+            "notice": notice,
+            "satisfaction": current.csat.score
+            if current.csat
+            else (live.satisfaction if live else None),
+            "forms": forms,
+            "only_after_resolution": bool(offered) and offered <= {"set_satisfaction"},
+            "note_max": MAX_NOTE_CHARS,
+            "comment_max": MAX_COMMENT_CHARS,
             "temporal_url": found.config.endpoints.workflow_url(workflow_id_for(ticket_id)),
             "now": datetime.now(UTC),
         },

@@ -1,6 +1,11 @@
-"""What the agents' pages read from PostgreSQL: the queue, a ticket's row, its log, its
-acknowledgement. The workflow's activities keep these tables current; the web side only reads,
-so the queue never scans Temporal."""
+"""What the agents' pages read from PostgreSQL: the queue, a ticket's episodes, their log, their
+acknowledgements. The workflow's activities keep these tables current; the web side only reads
+(CSAT after resolution excepted, web/feedback.py), so the queue never scans Temporal.
+
+A ticket may have been escalated more than once: `support_assignments` holds one row per
+escalation episode (`episode_id`, its number, the episode it reopens). The queue shows each
+ticket's latest episode; a ticket page shows the latest on top and the earlier ones below.
+"""
 
 from __future__ import annotations
 
@@ -11,11 +16,12 @@ from typing import Any
 import asyncpg
 
 QUEUE_LIMIT = 500
+LEGACY_EPISODE = "legacy:"  # rows written before episodes existed (migration 005)
 
 
 @dataclass(frozen=True)
 class QueueRow:
-    """One open escalation as the queue shows it."""
+    """One escalation episode as the queue and the ticket page show it."""
 
     ticket_id: str
     workflow_id: str
@@ -31,7 +37,24 @@ class QueueRow:
     escalated_at: datetime
     sla_due_at: datetime | None
     escalation_reason: str
+    episode_id: str = ""
+    episode_number: int = 1
+    previous_episode_id: str | None = None
+    reopened_because: str | None = None
+    paused: bool = False
+    customer_notified: bool | None = None
+    customer_notice: str | None = None
+    resolved_at: datetime | None = None
+    resolution: str | None = None
     summary_markdown: str | None = None
+
+    @property
+    def resolved(self) -> bool:
+        return self.state == "resolved"
+
+    @property
+    def reopened(self) -> bool:
+        return self.episode_number > 1 or self.previous_episode_id is not None
 
 
 @dataclass(frozen=True)
@@ -39,6 +62,7 @@ class LogEvent:
     action: str
     event: dict[str, Any]
     logged_at: datetime
+    episode_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -46,14 +70,18 @@ class Acknowledgement:
     recipient: str
     subject: str | None
     body: str
-    status: str
+    status: str  # pending | sending | sent | refused (migration 006)
     sent_at: datetime | None
     created_at: datetime
+    last_error: str | None = None
+    episode_id: str | None = None
 
 
 _ROW_COLUMNS = """
     ticket_id, workflow_id, state, assigned_to_team AS team, priority, subject, customer_name,
-    premium, time_sensitive, sentiment, scenario, escalated_at, sla_due_at, escalation_reason
+    premium, time_sensitive, sentiment, scenario, escalated_at, sla_due_at, escalation_reason,
+    episode_id, episode_number, previous_episode_id, reopened_because, paused,
+    customer_notified, customer_notice, resolved_at, resolution
 """
 
 
@@ -62,12 +90,17 @@ def _queue_row(record: asyncpg.Record) -> QueueRow:
 
 
 async def open_escalations(pool: asyncpg.Pool, team: str | None = None) -> list[QueueRow]:
-    """Unresolved escalations, most urgent first: priority, then the next SLA deadline."""
+    """Each ticket's latest episode when it is not resolved, most urgent first: priority, then
+    the next SLA deadline. (An earlier episode that never got a resolution, e.g. a run ops
+    terminated, is not on the queue once the ticket has a newer one.)"""
     records = await pool.fetch(
         f"""
         SELECT {_ROW_COLUMNS}
-          FROM support_assignments
+          FROM support_assignments AS sa
          WHERE state <> 'resolved' AND ($1::text IS NULL OR assigned_to_team = $1)
+           AND NOT EXISTS (SELECT 1 FROM support_assignments AS later
+                            WHERE later.ticket_id = sa.ticket_id
+                              AND later.escalated_at > sa.escalated_at)
          ORDER BY priority, sla_due_at NULLS LAST, escalated_at, ticket_id
          LIMIT {QUEUE_LIMIT}
         """,
@@ -76,19 +109,64 @@ async def open_escalations(pool: asyncpg.Pool, team: str | None = None) -> list[
     return [_queue_row(record) for record in records]
 
 
-async def assignment(pool: asyncpg.Pool, ticket_id: str) -> QueueRow | None:
-    """The ticket's assignment row (any state), with the summary the agent reads first."""
-    record = await pool.fetchrow(
-        f"SELECT {_ROW_COLUMNS}, summary_markdown FROM support_assignments WHERE ticket_id = $1",
+async def assignment(
+    db: asyncpg.Pool | asyncpg.Connection, ticket_id: str, episode_id: str | None = None
+) -> QueueRow | None:
+    """One episode's assignment row with the summary the agent reads first: `episode_id`'s,
+    or the ticket's latest."""
+    record = await db.fetchrow(
+        f"""
+        SELECT {_ROW_COLUMNS}, summary_markdown FROM support_assignments
+         WHERE ticket_id = $1 AND ($2::text IS NULL OR episode_id = $2)
+         ORDER BY escalated_at DESC LIMIT 1
+        """,
         ticket_id,
+        episode_id,
     )
     return _queue_row(record) if record else None
 
 
-async def log_events(pool: asyncpg.Pool, ticket_id: str) -> list[LogEvent]:
-    """The ticket's escalation_log in the order it was written."""
-    records = await pool.fetch(
-        "SELECT action, event, logged_at FROM escalation_log WHERE ticket_id = $1 ORDER BY id",
+async def episodes(db: asyncpg.Pool | asyncpg.Connection, ticket_id: str) -> list[QueueRow]:
+    """Every escalation episode of the ticket, the latest first."""
+    records = await db.fetch(
+        f"""
+        SELECT {_ROW_COLUMNS}, summary_markdown FROM support_assignments
+         WHERE ticket_id = $1
+         ORDER BY escalated_at DESC, episode_number DESC
+        """,
+        ticket_id,
+    )
+    return [_queue_row(record) for record in records]
+
+
+async def first_responses(
+    db: asyncpg.Pool | asyncpg.Connection, ticket_id: str
+) -> dict[str, datetime | None]:
+    """The first human response of each resolved episode (resolutions.responded_at)."""
+    records = await db.fetch(
+        "SELECT episode_id, responded_at FROM resolutions WHERE ticket_id = $1", ticket_id
+    )
+    return {record["episode_id"]: record["responded_at"] for record in records}
+
+
+def _episode_from_key(ticket_id: str, key: str) -> str | None:
+    """An alert's log row is keyed `alert:<ticket>:<episode>:<kind>...` (the alert key), and
+    until the alert activity writes `episode_id` that is where its episode is said."""
+    prefix = f"alert:{ticket_id}:"
+    if not key.startswith(prefix):
+        return None
+    episode = key.removeprefix(prefix).split(":", 1)[0]
+    return episode or None
+
+
+async def log_events(db: asyncpg.Pool | asyncpg.Connection, ticket_id: str) -> list[LogEvent]:
+    """The ticket's escalation_log in the order it was written, each with its episode."""
+    records = await db.fetch(
+        """
+        SELECT action, event, logged_at, idempotency_key,
+               coalesce(episode_id, event->>'episodeId') AS episode_id
+          FROM escalation_log WHERE ticket_id = $1 ORDER BY id
+        """,
         ticket_id,
     )
     return [
@@ -96,21 +174,69 @@ async def log_events(pool: asyncpg.Pool, ticket_id: str) -> list[LogEvent]:
             action=record["action"],
             event=record["event"] if isinstance(record["event"], dict) else {},
             logged_at=record["logged_at"],
+            episode_id=record["episode_id"]
+            or _episode_from_key(ticket_id, record["idempotency_key"]),
         )
         for record in records
     ]
 
 
-async def acknowledgement(pool: asyncpg.Pool, ticket_id: str) -> Acknowledgement | None:
-    """The acknowledgement email Step 5 sent the customer (one per ticket, by its key)."""
-    record = await pool.fetchrow(
+def events_of(events: list[LogEvent], episode_id: str, first: bool) -> list[LogEvent]:
+    """The events of one episode. Events that name none were written before episodes
+    existed: they belong to the ticket's first episode."""
+    return [e for e in events if e.episode_id == episode_id or (e.episode_id is None and first)]
+
+
+async def acknowledgements(
+    db: asyncpg.Pool | asyncpg.Connection, ticket_id: str
+) -> dict[str, Acknowledgement]:
+    """The acknowledgement Step 5 sent (or tried to send) for each episode, by episode id. Its
+    key is `<ticket>:<episode>:acknowledgement`; `<ticket>:acknowledgement` before episodes,
+    filed under the legacy episode."""
+    records = await db.fetch(
         """
-        SELECT recipient, subject, body, status, sent_at, created_at
+        SELECT idempotency_key, recipient, subject, body, status, sent_at, created_at,
+               last_error
           FROM notifications
          WHERE ticket_id = $1 AND kind = 'acknowledgement'
          ORDER BY created_at
-         LIMIT 1
         """,
         ticket_id,
     )
-    return Acknowledgement(**dict(record)) if record else None
+    found: dict[str, Acknowledgement] = {}
+    for record in records:
+        key: str = record["idempotency_key"]
+        middle = key.removeprefix(f"{ticket_id}:").removesuffix(":acknowledgement")
+        episode = LEGACY_EPISODE + ticket_id if middle == "acknowledgement" else middle
+        values = {name: record[name] for name in record.keys() if name != "idempotency_key"}
+        found.setdefault(episode, Acknowledgement(**values, episode_id=episode))
+    return found
+
+
+async def acknowledgement(
+    db: asyncpg.Pool | asyncpg.Connection, ticket_id: str, episode_id: str | None = None
+) -> Acknowledgement | None:
+    """One episode's acknowledgement (`episode_id`'s, or the ticket's latest)."""
+    found = await acknowledgements(db, ticket_id)
+    if episode_id is not None:
+        return found.get(episode_id)
+    return max(found.values(), key=lambda ack: ack.created_at, default=None)
+
+
+@dataclass(frozen=True)
+class CsatAnswer:
+    """The customer's satisfaction answer after the resolution (web/feedback.py)."""
+
+    score: int
+    comment: str | None
+    recorded_at: datetime
+
+
+def csat_of(events: list[LogEvent]) -> CsatAnswer | None:
+    """The latest `csat` event among `events` (one episode's)."""
+    for event in reversed(events):
+        score = event.event.get("score")
+        if event.action == "csat" and isinstance(score, int):
+            comment = event.event.get("comment")
+            return CsatAnswer(score, comment if isinstance(comment, str) else None, event.logged_at)
+    return None

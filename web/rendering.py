@@ -164,6 +164,8 @@ ALERT_TITLES = {
     "daily_status": "Daily status check",
     "no_progress": "No progress follow-up",
     "reassigned": "Alert: reassigned to the team",
+    "customer_answered": "Alert: the customer answered",
+    "customer_not_notified": "Alert: the customer could not be notified",
 }
 
 
@@ -176,11 +178,30 @@ def _describe(action: str, event: dict[str, Any]) -> tuple[str, str, str]:
     match action:
         case "escalated":
             reason = _text(event.get("reason"))
+            episode = event.get("episode")
+            reopened = _text(event.get("reopenedBecause"))
+            again = isinstance(episode, int) and episode > 1
             return (
-                "Escalated",
+                f"Escalated again (episode {episode})" if again else "Escalated",
                 f"To {_text(event.get('escalatedTo'))} as {_text(event.get('priority'))}"
-                + (f": {reason}" if reason else ""),
+                + (f": {reason}" if reason else "")
+                + (f". Reopened: {reopened}." if reopened else ""),
                 "escalated",
+            )
+        case "customer_notified":
+            return ("Customer notified", "The acknowledgement email was accepted.", "notified")
+        case "customer_not_notified":
+            return (
+                "Customer not notified",
+                _text(event.get("reason")) or "The acknowledgement could not be delivered.",
+                "alert",
+            )
+        case "csat":
+            comment = _text(event.get("comment"))
+            return (
+                "Satisfaction after resolution",
+                f"{_text(event.get('score'))}/5" + (f": {comment}" if comment else ""),
+                "info",
             )
         case "auto_response":
             return ("Kept with auto-response", "No escalation trigger fired.", "info")
@@ -203,10 +224,12 @@ def _describe(action: str, event: dict[str, Any]) -> tuple[str, str, str]:
             return ("Customer replied", _text(event.get("reply")), "reply")
         case "satisfaction_changed":
             previous = event.get("previous")
+            comment = _text(event.get("comment"))
             return (
                 "Satisfaction",
                 f"{_text(event.get('score'))}/5"
-                + (f" (was {previous}/5)" if previous is not None else ""),
+                + (f" (was {previous}/5)" if previous is not None else "")
+                + (f": {comment}" if comment else ""),
                 "info",
             )
         case "reassigned":
@@ -262,9 +285,11 @@ def _event_time(event: LogEvent) -> datetime:
 
 
 def timeline(events: list[LogEvent], ack: Acknowledgement | None) -> list[TimelineEntry]:
-    """The log as sentences, with the customer's acknowledgement (Step 5) in its place."""
+    """The log as sentences. Step 5 logs its own outcome (`customer_notified`); an episode
+    from before that has the acknowledgement's send time put in its place."""
     entries = [TimelineEntry(_event_time(e), *_describe(e.action, e.event)) for e in events]
-    if ack is not None and ack.status == "sent":
+    logged = any(e.action in ("customer_notified", "customer_not_notified") for e in events)
+    if ack is not None and ack.status == "sent" and not logged:
         entries.append(
             TimelineEntry(
                 ack.sent_at or ack.created_at,

@@ -69,7 +69,9 @@
     else flagCell.append(el("span", { class: "muted" }, "—"));
 
     const deadline = el("td", { "data-label": "Next deadline" });
-    if (item.slaDueAt) {
+    if (item.paused) {
+      deadline.append(el("span", { class: "paused" }, "paused"));
+    } else if (item.slaDueAt) {
       deadline.append(
         el("time", { class: "countdown", datetime: item.slaDueAt, "data-due": item.slaDueAt }),
       );
@@ -88,6 +90,8 @@
         "td",
         { "data-label": "State" },
         el("span", { class: `state state-${item.state}` }, words(item.state)),
+        item.reopened ? " " : null,
+        item.reopened ? el("span", { class: "reopened" }, `reopened · episode ${item.episode}`) : null,
       ),
       deadline,
     );
