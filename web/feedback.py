@@ -3,6 +3,10 @@ finished (or is finishing), so it is recorded straight into `escalation_log` as 
 against the escalation — the figure the seed's "customer satisfaction after escalation" metric
 counts. While the escalation is open, the score goes to the workflow instead (a drop alerts the
 team); both paths start from `rate`. (Pools here encode jsonb themselves: see web/services.py.)
+
+A ticket escalated more than once has one assignment row per episode: the answer belongs to
+the ticket's latest episode (the one the customer was last helped in), one `csat` event per
+episode (key `<ticket>:<episode>:csat`), and the ticket's status and page show it.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ class CsatRecorded(Model):
     """The answer to a CSAT score for a resolved escalation: recorded, nothing to update."""
 
     ticket_id: str
+    episode_id: str | None = None  # the escalation episode it was recorded against
     score: int
     comment: str | None = None
     recorded_at: UtcDatetime
@@ -46,12 +51,16 @@ async def record_csat_after_resolution(
     rating: SatisfactionInput,
     now: datetime | None = None,
 ) -> CsatRecorded:
-    """One `csat` event per ticket (key `<ticket>:csat`): a later answer replaces the earlier
-    one, and repeating a request changes nothing."""
+    """One `csat` event per episode (key `<ticket>:<episode>:csat`), against the ticket's
+    latest episode: a later answer replaces the earlier one, and repeating a request changes
+    nothing."""
     check_score(rating.score)
     at = now or datetime.now(UTC)
     row = await db.fetchrow(
-        "SELECT assigned_to_team, priority FROM support_assignments WHERE ticket_id = $1",
+        """
+        SELECT episode_id, episode_number, assigned_to_team, priority FROM support_assignments
+         WHERE ticket_id = $1 ORDER BY escalated_at DESC LIMIT 1
+        """,
         ticket_id,
     )
     if row is None:
@@ -59,7 +68,9 @@ async def record_csat_after_resolution(
             f"ticket {ticket_id} was not escalated: CSAT after escalation is recorded only "
             "for escalated tickets"
         )
+    episode_id: str = row["episode_id"]
     event = {
+        "episodeId": episode_id,
         "ticketId": ticket_id,
         "action": CSAT_ACTION,
         "timestamp": at.isoformat(),
@@ -67,34 +78,48 @@ async def record_csat_after_resolution(
         "comment": rating.comment,
         "team": row["assigned_to_team"],
         "priority": row["priority"],
+        "episode": row["episode_number"],
         "afterResolution": True,
     }
     await db.execute(
         """
-        INSERT INTO escalation_log (idempotency_key, ticket_id, action, event)
-        VALUES ($1, $2, $3, $4)
+        INSERT INTO escalation_log (idempotency_key, ticket_id, episode_id, action, event)
+        VALUES ($1, $2, $3, $4, $5)
         ON CONFLICT (idempotency_key) DO UPDATE
            SET event = EXCLUDED.event, logged_at = now()
          WHERE escalation_log.event IS DISTINCT FROM EXCLUDED.event
         """,
-        f"{ticket_id}:{CSAT_ACTION}",
+        csat_key(ticket_id, episode_id),
         ticket_id,
+        episode_id,
         CSAT_ACTION,
         event,
     )
     return CsatRecorded(
-        ticket_id=ticket_id, score=rating.score, comment=rating.comment, recorded_at=at
+        ticket_id=ticket_id,
+        episode_id=episode_id,
+        score=rating.score,
+        comment=rating.comment,
+        recorded_at=at,
     )
 
 
+def csat_key(ticket_id: str, episode_id: str) -> str:
+    return f"{ticket_id}:{episode_id}:{CSAT_ACTION}"
+
+
 async def _resolved_on_record(db: asyncpg.Pool | asyncpg.Connection, ticket_id: str) -> bool:
-    """A resolution row, or (runs resolved before de-escalation wrote one) a resolved queue row."""
+    """The ticket's latest episode has a resolution row, or (runs resolved before
+    de-escalation wrote one) its queue row says resolved."""
     return bool(
         await db.fetchval(
             """
-            SELECT EXISTS (SELECT 1 FROM resolutions WHERE ticket_id = $1)
-                OR EXISTS (SELECT 1 FROM support_assignments
-                            WHERE ticket_id = $1 AND state = 'resolved')
+            WITH latest AS (
+                SELECT episode_id, state FROM support_assignments
+                 WHERE ticket_id = $1 ORDER BY escalated_at DESC LIMIT 1
+            )
+            SELECT EXISTS (SELECT 1 FROM latest WHERE state = 'resolved')
+                OR EXISTS (SELECT 1 FROM resolutions JOIN latest USING (episode_id))
             """,
             ticket_id,
         )
