@@ -4,27 +4,37 @@ One SQL query reads the events; everything else is pure Python (`build_report`),
 arithmetic is testable without a database.
 
 Window: an event belongs to [since, until) by its `event->>'timestamp'` (when the workflow says
-it happened), falling back to `logged_at` for an event without one. Per metric:
+it happened), falling back to `logged_at` for an event without one.
 
-* escalation rate — tickets with an `escalated` event / tickets with an `escalated` or
-  `auto_response` event, both in the window (target < 15%);
+Episodes: a ticket may be escalated more than once (reopened by the helpdesk, or by a customer
+reply after the resolution); each escalation is an episode with its own events (`episodeId`),
+and the metrics count episodes: a ticket escalated twice is two escalations, each with its own
+time to escalate, resolution and CSAT. (Events from before episodes existed count per ticket.)
+Team and priority: an episode counts for the team and priority that hold it at the end (as
+escalated, moved by agents' reassignments and priority lifts, as resolved), in every figure of
+the breakdowns, so each team's row counts the escalations it holds and no other's. Per metric:
+
+* escalation rate — episodes with an `escalated` event / episodes with an `escalated` or
+  `auto_response` event, both in the window (target < 15%; `tickets` counts these episodes);
 * time to escalate — `escalated` events in the window, `timestamp − receivedAt` (target p50 <
   120 s). `receivedAt`, not `ticketCreatedAt`: tickets may be imported from the helpdesk with
   old creation dates, which would measure the backlog's age rather than our triage; the
   createdAt-based p50 is still reported as `fromCreatedP50Seconds`;
 * escalation accuracy — `resolved` events in the window with `escalationNecessary` true / those
   with a boolean `escalationNecessary` (target > 90%);
-* CSAT after escalation — escalated tickets whose CSAT answer after resolution (`csat` event,
-  recorded by web/feedback.py once the workflow has finished; the latest answer counts) in the
-  window is 4 or 5 / those with an answer in the window (target > 85%). Scores sent while the
-  escalation is still open (`satisfaction_changed`) drive the SLA alerts, not this figure;
+* CSAT after escalation — escalation episodes whose CSAT answer after resolution (`csat`
+  event, recorded by web/feedback.py once the workflow has finished; the latest answer counts)
+  in the window is 4 or 5 / those with an answer in the window (target > 85%). Scores sent
+  while the escalation is still open (`satisfaction_changed`) drive the SLA alerts, not this
+  figure;
 * resolution time — `resolved` events in the window, `timestamp − escalated.timestamp −
   pausedSeconds` (the escalation itself may lie before the window). The seed sets no target, so
   `target` and `met` are null;
-* SLA attainment — `resolved` events in the window whose `respondedAt <= escalated.slaDueAt`
-  (never responded counts as missed; no `slaDueAt` leaves the ticket out), overall and per
-  priority;
-* routing accuracy — tickets with an `escalated` event in the window that no agent reassigned
+* SLA attainment — `resolved` events in the window whose `respondedAt` (the episode's first
+  human response, the same as resolutions.responded_at: a reassignment does not erase it) <=
+  `escalated.slaDueAt` (never responded counts as missed; no `slaDueAt` leaves the episode
+  out), overall and per priority;
+* routing accuracy — episodes with an `escalated` event in the window that no agent reassigned
   (a `reassigned` event in the window: another team or another priority) / those escalated
   (target >= 90%). Priority lifts the workflow makes itself (an angrier reply) do not count.
 
@@ -55,7 +65,15 @@ CSAT_TARGET = 0.85
 ROUTING_ACCURACY_TARGET = 0.90
 SATISFIED_SCORES = frozenset({4, 5})
 
-ACTIONS = ("auto_response", "escalated", "csat", "agent_responded", "resolved", "reassigned")
+ACTIONS = (
+    "auto_response",
+    "escalated",
+    "csat",
+    "agent_responded",
+    "resolved",
+    "reassigned",
+    "priority_changed",
+)
 
 # --- window ------------------------------------------------------------------------------------
 
@@ -245,13 +263,22 @@ class MetricsReport(Model):
 
 @dataclass(frozen=True)
 class LogRow:
-    """One escalation_log event: `at` is when it happened (event timestamp, else logged_at)."""
+    """One escalation_log event: `at` is when it happened (event timestamp, else logged_at);
+    `episode_id` the escalation episode it belongs to (None for events written before
+    episodes existed: the ticket's only escalation then)."""
 
     id: int
     ticket_id: str
     action: str
     event: dict[str, Any]
     at: datetime
+    episode_id: str | None = None
+
+    @property
+    def episode(self) -> str:
+        """What the metrics count: the episode, or the ticket for a row from before them."""
+        named = self.episode_id or self.event.get("episodeId")
+        return str(named) if named else f"ticket:{self.ticket_id}"
 
 
 @dataclass
@@ -275,28 +302,58 @@ class _Group:
         )
 
 
+def holders(ordered: Iterable[LogRow], until: datetime) -> dict[str, tuple[str, str]]:
+    """Each episode's (team, priority) at the end: as escalated, then moved by every agent's
+    reassignment and every priority lift, and as the resolution recorded it — up to `until`."""
+    held: dict[str, tuple[str, str]] = {}
+    for row in ordered:
+        if row.at >= until:
+            break
+        event, key = row.event, row.episode
+        team, priority = held.get(key, ("unknown", "unknown"))
+        match row.action:
+            case "escalated":
+                team = str(event.get("escalatedTo") or team)
+                priority = str(event.get("priority") or priority)
+            case "reassigned":
+                team = str(event.get("to") or team)
+                priority = str(event.get("toPriority") or priority)
+            case "priority_changed":
+                priority = str(event.get("to") or priority)
+            case "resolved":
+                team = str(event.get("team") or team)
+                priority = str(event.get("priority") or priority)
+            case _:
+                continue
+        held[key] = (team, priority)
+    return held
+
+
 def build_report(rows: Iterable[LogRow], since: datetime, until: datetime) -> MetricsReport:
     """The report from log rows: those in [since, until) count; an `escalated` row outside the
-    window is used only as the start of a ticket resolved inside it."""
+    window is used only as the start of an episode resolved inside it.
+
+    Every escalation episode counts (a ticket escalated again is a second escalation), and an
+    episode's team and priority figures go to the team and priority that hold it at the end
+    (`holders`): a reassigned escalation counts once, for the team it was handed to."""
     since, until = parse_time(since), parse_time(until)
     assert since is not None and until is not None
     ordered = sorted(rows, key=lambda row: (row.at, row.id))
     inside = [row for row in ordered if since <= row.at < until]
 
-    # a ticket's escalation (its latest up to `until`), whether or not it is in the window
+    # an episode's escalation, whether or not it is in the window
     escalations: dict[str, LogRow] = {}
     for row in ordered:
         if row.action == "escalated" and row.at < until:
-            escalations[row.ticket_id] = row
+            escalations.setdefault(row.episode, row)
+    held = holders(ordered, until)
 
     by_team: dict[str, _Group] = defaultdict(_Group)
     by_priority: dict[str, _Group] = defaultdict(_Group)
 
-    def groups(event: dict[str, Any], team_key: str) -> list[_Group]:
-        return [
-            by_team[str(event.get(team_key) or "unknown")],
-            by_priority[str(event.get("priority") or "unknown")],
-        ]
+    def groups(row: LogRow) -> list[_Group]:
+        team, priority = held.get(row.episode, ("unknown", "unknown"))
+        return [by_team[team], by_priority[priority]]
 
     # escalation rate and time to escalate
     escalated_ids: set[str] = set()
@@ -305,12 +362,12 @@ def build_report(rows: Iterable[LogRow], since: datetime, until: datetime) -> Me
     from_created: list[float] = []
     for row in inside:
         if row.action == "auto_response":
-            auto_ids.add(row.ticket_id)
-        elif row.action == "escalated" and row.ticket_id not in escalated_ids:
-            escalated_ids.add(row.ticket_id)
+            auto_ids.add(row.episode)
+        elif row.action == "escalated" and row.episode not in escalated_ids:
+            escalated_ids.add(row.episode)
             delivered = parse_time(row.event.get("timestamp")) or row.at
             seconds = _seconds(delivered, parse_time(row.event.get("receivedAt")))
-            for group in groups(row.event, "escalatedTo"):
+            for group in groups(row):
                 group.escalated += 1
                 if seconds is not None:
                     group.to_escalate = [*(group.to_escalate or []), max(0.0, seconds)]
@@ -319,7 +376,7 @@ def build_report(rows: Iterable[LogRow], since: datetime, until: datetime) -> Me
             created = _seconds(delivered, parse_time(row.event.get("ticketCreatedAt")))
             if created is not None:
                 from_created.append(max(0.0, created))
-    auto_ids -= escalated_ids  # a ticket kept with auto-response and later escalated counts once
+    auto_ids -= escalated_ids  # one run kept with auto-response and escalated counts once
     tickets = len(escalated_ids) + len(auto_ids)
 
     # accuracy, resolution time, SLA attainment
@@ -328,15 +385,15 @@ def build_report(rows: Iterable[LogRow], since: datetime, until: datetime) -> Me
     sla_attained = sla_total = 0
     resolved_ids: set[str] = set()
     for row in inside:
-        if row.action != "resolved" or row.ticket_id in resolved_ids:
+        if row.action != "resolved" or row.episode in resolved_ids:
             continue
-        resolved_ids.add(row.ticket_id)
+        resolved_ids.add(row.episode)
         event = row.event
         flag = event.get("escalationNecessary")
         if isinstance(flag, bool):
             judged += 1
             necessary += flag
-        escalation = escalations.get(row.ticket_id)
+        escalation = escalations.get(row.episode)
         escalated_at = parse_time(escalation.event.get("timestamp")) if escalation else None
         resolved_at = parse_time(event.get("timestamp")) or row.at
         elapsed = _seconds(resolved_at, escalated_at)
@@ -349,11 +406,12 @@ def build_report(rows: Iterable[LogRow], since: datetime, until: datetime) -> Me
         due = parse_time(escalation.event.get("slaDueAt")) if escalation else None
         attained = None
         if due is not None:
+            # the episode's first human response (a reassignment does not erase it)
             responded = parse_time(event.get("respondedAt"))
             attained = responded is not None and responded <= due
             sla_total += 1
             sla_attained += attained
-        for group in groups(event, "team"):
+        for group in groups(row):
             group.resolved += 1
             if seconds is not None:
                 group.resolution = [*(group.resolution or []), seconds]
@@ -361,19 +419,17 @@ def build_report(rows: Iterable[LogRow], since: datetime, until: datetime) -> Me
                 group.sla_total += 1
                 group.sla_attained += attained
 
-    # CSAT after resolution: each ticket's latest answer in the window
+    # CSAT after resolution: each episode's latest answer in the window
     latest_score: dict[str, int] = {}
     for row in inside:
         score = row.event.get("score")
         if row.action == "csat" and isinstance(score, int):
-            latest_score[row.ticket_id] = score
+            latest_score[row.episode] = score
     satisfied = sum(1 for score in latest_score.values() if score in SATISFIED_SCORES)
 
     # routing accuracy: escalations in the window an agent moved to another team or priority
     reassigned = {
-        row.ticket_id
-        for row in inside
-        if row.action == "reassigned" and row.ticket_id in escalated_ids
+        row.episode for row in inside if row.action == "reassigned" and row.episode in escalated_ids
     }
     routed = ratio(len(escalated_ids) - len(reassigned), len(escalated_ids))
 
@@ -449,6 +505,8 @@ def build_report(rows: Iterable[LogRow], since: datetime, until: datetime) -> Me
 _QUERY = r"""
 WITH ev AS MATERIALIZED (
     SELECT id, ticket_id, action, event,
+           coalesce(episode_id, event->>'episodeId') AS episode_id,
+           coalesce(episode_id, event->>'episodeId', 'ticket:' || ticket_id) AS episode,
            CASE WHEN event->>'timestamp' ~ '^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}'
                 THEN (event->>'timestamp')::timestamptz
                 ELSE logged_at END AS at
@@ -458,11 +516,11 @@ WITH ev AS MATERIALIZED (
 inside AS (
     SELECT * FROM ev WHERE at >= $1 AND at < $2
 )
-SELECT id, ticket_id, action, event, at FROM inside
+SELECT id, ticket_id, action, event, at, episode_id FROM inside
 UNION
-SELECT id, ticket_id, action, event, at FROM ev
+SELECT id, ticket_id, action, event, at, episode_id FROM ev
  WHERE action = 'escalated' AND at < $1
-   AND ticket_id IN (SELECT ticket_id FROM inside WHERE action = 'resolved')
+   AND episode IN (SELECT episode FROM inside WHERE action = 'resolved')
 """
 
 
@@ -477,6 +535,7 @@ async def fetch_rows(
             action=record["action"],
             event=record["event"] if isinstance(record["event"], dict) else {},
             at=record["at"],
+            episode_id=record["episode_id"],
         )
         for record in records
     ]

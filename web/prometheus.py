@@ -1,6 +1,13 @@
 """`GET /metrics` in the Prometheus text format: escalations by team and priority, alerts by
 kind, SLA breaches, and a time-to-escalate histogram — read from PostgreSQL at scrape time, so
-every web replica reports the same totals and nothing is lost on restart."""
+every web replica reports the same totals and nothing is lost on restart.
+
+Every escalation episode counts (a ticket reopened and escalated again is a second
+escalation). `escalations_total` is labelled with the team and priority triage routed it to: a
+counter's series must only ever grow, so a reassignment cannot move it from one label set to
+another. Where an escalation ends up is in `escalations_resolved_total` (the team and priority
+that held it at the resolution) and the `escalations_open` gauge (the team and priority holding
+each open escalation now)."""
 
 from __future__ import annotations
 
@@ -8,7 +15,12 @@ from collections.abc import Iterator
 
 import asyncpg
 from prometheus_client import CollectorRegistry, generate_latest
-from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
 
 # Seconds from receipt to escalation delivered; the seed's target is < 120 s.
 TIME_TO_ESCALATE_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0)
@@ -20,6 +32,17 @@ _ESCALATIONS = """
 _ALERTS = """
     SELECT substr(action, 7) AS kind, count(*) AS n
       FROM escalation_log WHERE action LIKE 'alert:%' GROUP BY 1
+"""
+_RESOLVED = "SELECT team, priority, count(*) AS n FROM resolutions GROUP BY 1, 2"
+# Each ticket's latest episode, when it is not resolved: what the queue shows.
+_OPEN = """
+    SELECT assigned_to_team AS team, priority, count(*) AS n
+      FROM support_assignments AS sa
+     WHERE state <> 'resolved'
+       AND NOT EXISTS (SELECT 1 FROM support_assignments AS later
+                        WHERE later.ticket_id = sa.ticket_id
+                          AND later.escalated_at > sa.escalated_at)
+     GROUP BY 1, 2
 """
 _AUTO_RESPONSES = "SELECT count(*) FROM escalation_log WHERE action = 'auto_response'"
 _TIME_TO_ESCALATE = """
@@ -36,20 +59,41 @@ class _Snapshot:
     def __init__(
         self,
         escalations: list[asyncpg.Record],
+        resolved: list[asyncpg.Record],
+        open_now: list[asyncpg.Record],
         alerts: list[asyncpg.Record],
         auto_responses: int,
         seconds: list[float],
     ) -> None:
-        self.escalations, self.alerts = escalations, alerts
+        self.escalations, self.resolved, self.open_now = escalations, resolved, open_now
+        self.alerts = alerts
         self.auto_responses, self.seconds = auto_responses, seconds
 
     def collect(self) -> Iterator[Metric]:
         escalated = CounterMetricFamily(
-            "escalations", "Tickets escalated to a human team", labels=["team", "priority"]
+            "escalations",
+            "Escalations to a human team (each episode), by the team and priority triage chose",
+            labels=["team", "priority"],
         )
         for row in self.escalations:
             escalated.add_metric([row["team"] or "", row["priority"] or ""], row["n"])
         yield escalated
+        resolved = CounterMetricFamily(
+            "escalations_resolved",
+            "Escalations resolved, by the team and priority that held them at the end",
+            labels=["team", "priority"],
+        )
+        for row in self.resolved:
+            resolved.add_metric([row["team"] or "", row["priority"] or ""], row["n"])
+        yield resolved
+        open_now = GaugeMetricFamily(
+            "escalations_open",
+            "Open escalations (each ticket's latest episode), by the team holding them now",
+            labels=["team", "priority"],
+        )
+        for row in self.open_now:
+            open_now.add_metric([row["team"] or "", row["priority"] or ""], row["n"])
+        yield open_now
         yield CounterMetricFamily(
             "auto_responses", "Tickets triage kept with auto-response", value=self.auto_responses
         )
@@ -81,6 +125,8 @@ async def render_metrics(pool: asyncpg.Pool) -> bytes:
     async with pool.acquire() as db, db.transaction(readonly=True, isolation="repeatable_read"):
         snapshot = _Snapshot(
             await db.fetch(_ESCALATIONS),
+            await db.fetch(_RESOLVED),
+            await db.fetch(_OPEN),
             await db.fetch(_ALERTS),
             await db.fetchval(_AUTO_RESPONSES),
             [float(row["seconds"]) for row in await db.fetch(_TIME_TO_ESCALATE)],
