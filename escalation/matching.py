@@ -12,7 +12,7 @@ import bisect
 import functools
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from escalation.folding import APOSTROPHES, DROPPED, FOLD_TABLE, fold_pattern, lower
@@ -133,6 +133,10 @@ class Negation:
 # Where a whole-word pattern can start: a non-space character not preceded by a word character.
 _STARTS = re.compile(r"(?<!\w)\S")
 PREFIX_LENGTH = 3
+# How far past the index's prefix a word start is read to rule out a pattern group before its
+# regex is tried (see SignalIndex.gates).
+GATE_LENGTH = 6
+_GATE_MEMO_LIMIT = 1 << 16
 
 
 @dataclass(frozen=True)
@@ -144,26 +148,93 @@ class SignalIndex:
     first characters any of its matches can begin with (computed from the regex parse tree), and
     for each such prefix the patterns of one owner (a scenario or a phrase set) that can start
     with it are compiled together; at each word start only those few expressions are tried.
+
+    Each of those expressions also carries a gate: the longer beginnings (up to
+    ``GATE_LENGTH`` characters) its matches can have, or None when that cannot be bounded. An
+    expression whose gate the word start does not begin with cannot match there and is not
+    tried (half of them at a typical word start). The expressions left for a word start are
+    remembered by its first ``GATE_LENGTH`` characters.
     """
 
     by_prefix: dict[str, tuple[tuple[int, re.Pattern[str]], ...]]  # prefix -> (owner, regex)
     anywhere: tuple[tuple[int, re.Pattern[str]], ...]  # patterns whose start is unknown
+    # by_prefix's entries in the same order, as the pattern bodies each regex joins.
+    bodies: dict[str, tuple[tuple[str, ...], ...]] = field(default_factory=dict)
+    # Filled on first use: each prefix's gates, each body's, the candidates per word start.
+    _gates: dict[str, tuple[tuple[str, ...] | None, ...]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
+    _body_gates: dict[str, tuple[str, ...] | None] = field(
+        default_factory=dict, compare=False, repr=False
+    )
+    _memo: dict[str, tuple[tuple[int, re.Pattern[str]], ...]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
+
+    def gates(self, prefix: str) -> tuple[tuple[str, ...] | None, ...]:
+        """The gate of each of ``by_prefix[prefix]``'s regexes: the beginnings any of its
+        bodies' matches can have (None, always tried, when one body's cannot be bounded)."""
+        gates = self._gates.get(prefix)
+        if gates is not None:
+            return gates
+        groups = self.bodies.get(prefix)
+        if groups is None:  # an index built without its bodies: every regex is tried
+            gates = (None,) * len(self.by_prefix.get(prefix, ()))
+        else:
+            gates = tuple(self._group_gate(bodies) for bodies in groups)
+        self._gates[prefix] = gates
+        return gates
+
+    def _group_gate(self, bodies: tuple[str, ...]) -> tuple[str, ...] | None:
+        union: set[str] = set()
+        for body in bodies:
+            if body not in self._body_gates:
+                self._body_gates[body] = _gate(body)
+            gate = self._body_gates[body]
+            if gate is None:
+                return None
+            union.update(gate)
+        return tuple(sorted(union))
+
+    def candidates(self, key: str) -> tuple[tuple[int, re.Pattern[str]], ...]:
+        """The (owner, regex) pairs to try at a word start whose text begins with ``key``
+        (its first ``GATE_LENGTH`` characters), in index order."""
+        found = self._memo.get(key)
+        if found is not None:
+            return found
+        get = self.by_prefix.get
+        # Gates hold lower-case ASCII; a key with other characters (an upper-case letter left by
+        # folding, a long s...) may still match a pattern case-insensitively: try them all.
+        gated = key.isascii() and key == key.lower()
+        chosen: list[tuple[int, re.Pattern[str]]] = []
+        for length in range(PREFIX_LENGTH, 0, -1):
+            prefix = key[:length]
+            entries = get(prefix)
+            if not entries:
+                continue
+            if not gated:
+                chosen.extend(entries)
+                continue
+            for entry, gate in zip(entries, self.gates(prefix), strict=True):
+                if gate is None or key.startswith(gate):
+                    chosen.append(entry)
+        found = (*chosen, *self.anywhere)
+        if len(self._memo) >= _GATE_MEMO_LIMIT:
+            self._memo.clear()
+        self._memo[key] = found
+        return found
 
     def scan(self, norm: str) -> dict[int, list[Hit]]:
         """Every match of every owner's patterns, grouped by owner, in text order."""
         found: dict[int, list[Hit]] = {}
-        get = self.by_prefix.get
-        anywhere = self.anywhere
-        lengths = range(PREFIX_LENGTH - 1, 0, -1)
+        memo = self._memo
+        width = GATE_LENGTH
         for start_match in _STARTS.finditer(norm):
             pos = start_match.start()
-            candidates = get(norm[pos : pos + PREFIX_LENGTH], ())
-            for length in lengths:
-                short = get(norm[pos : pos + length])
-                if short:
-                    candidates = candidates + short
-            if anywhere:
-                candidates = candidates + anywhere
+            key = norm[pos : pos + width]
+            candidates = memo.get(key)
+            if candidates is None:
+                candidates = self.candidates(key)
             for owner, regex in candidates:
                 match = regex.match(norm, pos)
                 if match is not None:
@@ -277,6 +348,17 @@ def _parsed(pattern: str) -> Any:
     return parser.parse(pattern, _FLAGS)
 
 
+def _gate(body: str) -> tuple[str, ...] | None:
+    """The longest beginnings (``GATE_LENGTH`` characters down to one more than the index's
+    prefix) every match of ``body`` starts with, or None when none of those can be bounded."""
+    for length in range(GATE_LENGTH, PREFIX_LENGTH, -1):
+        prefixes = _prefixes(body, length)
+        # Lower-case ASCII only: the gate is read only at word starts written in it.
+        if prefixes is not None and all(p.isascii() and p == p.lower() for p in prefixes):
+            return tuple(sorted(prefixes))
+    return None
+
+
 @functools.lru_cache(maxsize=32)
 def _build_index(patterns: tuple[tuple[int, str], ...]) -> SignalIndex:
     """Index (owner, expanded pattern body) pairs for :meth:`SignalIndex.scan` (cached: a
@@ -300,12 +382,17 @@ def _build_index(patterns: tuple[tuple[int, str], ...]) -> SignalIndex:
             compiled[key] = re.compile(_word_pattern(joined), _FLAGS)
         return compiled[key]
 
+    ordered = sorted(by_prefix.items())
     return SignalIndex(
         by_prefix={
             prefix: tuple((owner, regex(bodies)) for owner, bodies in sorted(owners.items()))
-            for prefix, owners in sorted(by_prefix.items())
+            for prefix, owners in ordered
         },
         anywhere=tuple((owner, regex(bodies)) for owner, bodies in sorted(anywhere.items())),
+        bodies={
+            prefix: tuple(tuple(bodies) for _owner, bodies in sorted(owners.items()))
+            for prefix, owners in ordered
+        },
     )
 
 

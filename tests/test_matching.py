@@ -11,7 +11,15 @@ from pathlib import Path
 
 import pytest
 
-from escalation.matching import PREFIX_LENGTH, SignalIndex, Text, _build_index, _prefixes
+from escalation.matching import (
+    GATE_LENGTH,
+    PREFIX_LENGTH,
+    SignalIndex,
+    Text,
+    _build_index,
+    _gate,
+    _prefixes,
+)
 from escalation.policy import load_policy
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -166,3 +174,39 @@ def test_policy_patterns_are_validated_by_the_parser_alone(
         return
     with pytest.raises(PolicyError, match=problem):
         _compile_one(pattern, vocabulary, "p")
+
+
+@pytest.mark.parametrize(
+    ("body", "gate"),
+    [
+        ("photos are lost", ("photos",)),  # a literal: its first GATE_LENGTH characters
+        ("(?:un)?install", ("instal", "uninst")),  # each branch
+        (r"e\d", tuple(f"e{d}" for d in range(10))),  # whole shorter matches
+        (r"lost \w+", ("lost ",)),  # bounded up to where it can be (5 characters here)
+        (r"los\w+", None),  # nothing bounded past the index's own prefix
+    ],
+)
+def test_gates_are_the_longer_beginnings_of_a_match(body: str, gate: tuple[str, ...]) -> None:
+    assert GATE_LENGTH == 6
+    assert _gate(body) == gate
+
+
+GATE_TEXTS = [
+    "my photos are lost, lost photos, uninstalled then installed, e4 and E7",
+    "my photos are loſt; loſt photos (a long s is an s to the regex, ignoring case)",
+    "İnstall failed, photos are lost",
+    "lost",
+    "los",
+]
+
+
+@pytest.mark.parametrize("text", GATE_TEXTS)
+def test_gated_scan_finds_what_the_ungated_index_finds(text: str) -> None:
+    """Gates only skip regexes that cannot match: with them and without (an index built
+    without its bodies has none), the hits are the same, in the same order."""
+    bodies = ("photos are lost", "lost photos", "(?:un)?install", r"e\d", r"lost \w+", "los")
+    gated = _build_index(tuple(enumerate(bodies)))
+    ungated = SignalIndex(by_prefix=gated.by_prefix, anywhere=gated.anywhere)
+    norm = Text.of(text).norm
+    assert gated.scan(norm) == ungated.scan(norm)
+    assert gated.scan(norm) == gated.scan(norm)  # and again from the memo
