@@ -20,7 +20,6 @@ from activities.db import apply_migrations, connect
 from activities.registry import all_activities
 from activities.settings import Settings, TicketStatusWebhook, policy_path_from_env
 from escalation.config import Endpoints
-from escalation.policy import load_policy
 from workflows.escalation import EscalationWorkflow
 from workflows.ticket_status import TicketStatusWorkflow
 
@@ -86,7 +85,6 @@ async def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     endpoints = Endpoints.from_env()
     policy_path = policy_path_from_env()
-    load_policy(policy_path)  # a broken policy stops the worker at once, with the key named
     status_webhook = TicketStatusWebhook.from_env()  # and so does a bad status-webhook setting
     pool = await connect(endpoints.database_url)
     applied = await apply_migrations(pool)
@@ -99,6 +97,9 @@ async def main() -> None:
         namespace=endpoints.namespace,
         ticket_status_webhook=status_webhook,
     )
+    # Loaded and compiled before polling: a broken policy stops the worker with the key named,
+    # and the first ticket does not pay for building it.
+    settings.policy().compiled  # noqa: B018
     client = await connect_client(endpoints)
     worker = create_worker(client, settings, endpoints.task_queue)
     log.info("worker polling %s on %s", endpoints.task_queue, endpoints.temporal_address)

@@ -106,9 +106,11 @@ class EscalationStatus(Model):
     triggers: list[str] = Field(default_factory=list)
     escalated_at: UtcDatetime | None = None
     response_due_at: UtcDatetime | None = None
-    # Step 5 runs alongside: None while the acknowledgement is on its way, False with the
-    # reason in `customer_notice` when the customer could not be notified.
-    customer_notified: bool | None = None
+    # Step 5 runs alongside the escalation: False until the acknowledgement is sent.
+    # `acknowledgement` says where it is (pending | sent | refused | gave_up | cancelled) and
+    # `customer_notice` why the customer could not be notified.
+    customer_notified: bool = False
+    acknowledgement: str = "pending"
     customer_notice: str | None = None
     quality_checks: dict[str, bool] = Field(default_factory=dict)
     gaps: list[str] = Field(default_factory=list)

@@ -96,7 +96,7 @@ async def wait_until_notified(handle: WorkflowHandle, within: float = 30) -> Esc
     async with asyncio.timeout(within):
         while True:
             status = await handle.query(EscalationWorkflow.status)
-            if status.customer_notified is not None:
+            if status.acknowledgement != "pending":
                 return status
             await asyncio.sleep(0.1)
 

@@ -88,7 +88,14 @@ class Monitor:
             id=workflow_id_for(payload.ticket.id),
             task_queue=self.queue,
         )
-        await self.until(handle, lambda s: s.escalated_at is not None and s.sla_due_at is not None)
+        # Escalated, and Step 5 (alongside) done: the time-skipping server keeps its clock
+        # locked for good when a run is terminated while one of its activities runs.
+        await self.until(
+            handle,
+            lambda s: s.escalated_at is not None
+            and s.sla_due_at is not None
+            and s.acknowledgement != "pending",
+        )
         return handle
 
     async def status(self, handle: WorkflowHandle) -> EscalationStatus:
