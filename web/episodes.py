@@ -91,7 +91,20 @@ def _priority(text: str) -> Priority | None:
         return None
 
 
-def status_from_row(row: queries.QueueRow, responded_at: datetime | None) -> EscalationStatus:
+def acknowledgement_of(row: queries.QueueRow, ack: queries.Acknowledgement | None) -> str:
+    """Step 5's state as the status query names it, from the queue row (customer_notified:
+    NULL while on its way) and the acknowledgement's notification row."""
+    if row.customer_notified:
+        return "sent"
+    if row.customer_notified is None:
+        return "pending"
+    # Not sent for good: refused by the relay, or given up (the notice says which and why).
+    return "refused" if ack is not None and ack.status == "refused" else "gave_up"
+
+
+def status_from_row(
+    row: queries.QueueRow, responded_at: datetime | None, ack: queries.Acknowledgement | None
+) -> EscalationStatus:
     """What the database knows of an episode whose run Temporal no longer has."""
     resolved = row.resolved
     return EscalationStatus(
@@ -106,7 +119,8 @@ def status_from_row(row: queries.QueueRow, responded_at: datetime | None) -> Esc
         priority=_priority(row.priority),
         scenario=row.scenario,
         escalated_at=row.escalated_at,
-        customer_notified=row.customer_notified,
+        customer_notified=bool(row.customer_notified),
+        acknowledgement=acknowledgement_of(row, ack),
         customer_notice=row.customer_notice,
         summary_markdown=row.summary_markdown,
         resolved_at=row.resolved_at,
@@ -131,6 +145,7 @@ async def ticket_status(client: Client, open_db: DatabaseOpener, ticket_id: str)
         rows = await queries.episodes(db, ticket_id)
         events = await queries.log_events(db, ticket_id) if rows else []
         responded = await queries.first_responses(db, ticket_id) if rows and not live else {}
+        acks = await queries.acknowledgements(db, ticket_id) if rows and not live else {}
     except DATABASE_ERRORS:
         if live is None:
             raise temporal_ops.TicketNotFound(f"no escalation for ticket {ticket_id}") from None
@@ -138,7 +153,10 @@ async def ticket_status(client: Client, open_db: DatabaseOpener, ticket_id: str)
     if live is None:
         if not rows:
             raise temporal_ops.TicketNotFound(f"no escalation for ticket {ticket_id}")
-        live = status_from_row(rows[0], responded.get(rows[0].episode_id))
+        latest = rows[0]
+        live = status_from_row(
+            latest, responded.get(latest.episode_id), acks.get(latest.episode_id)
+        )
         source: Literal["workflow", "database"] = "database"
     else:
         source = "workflow"

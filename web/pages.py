@@ -31,7 +31,7 @@ from escalation.messages import (
 from escalation.models import TEAMS, Model, Priority
 from web import charts, queries, temporal_ops
 from web.auth import Agent
-from web.episodes import episode_anchor
+from web.episodes import acknowledgement_of, episode_anchor
 from web.guards import SESSION_COOKIE, page_agent, safe_next, same_origin
 from web.metrics import (
     ACCURACY_TARGET,
@@ -251,9 +251,13 @@ async def ticket_page(
     paused = live.paused if live else bool(row and row.paused and not resolved)
     resolved_at = (live.resolved_at if live else None) or (row.resolved_at if row else None)
     resolution = (live.resolution if live else None) or (row.resolution if row else None)
-    notified = live.customer_notified if live else (row.customer_notified if row else None)
-    if live is not None and live.escalated_at is None:  # Steps 1-4: not escalated yet
-        notified = None
+    # Step 5's state: pending | sent | refused | gave_up | cancelled (none: not escalated yet)
+    if live is not None:
+        acknowledgement = live.acknowledgement
+    elif row is not None:
+        acknowledgement = acknowledgement_of(row, current.ack)
+    else:
+        acknowledgement = "none"
     notice = (live.customer_notice if live else None) or (row.customer_notice if row else None)
     response = page(
         request,
@@ -283,7 +287,7 @@ async def ticket_page(
             "resolved_at": resolved_at,
             "resolution": resolution,
             "paused": paused,
-            "notified": notified,
+            "acknowledgement": acknowledgement,
             "notice": notice,
             "satisfaction": current.csat.score
             if current.csat
