@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import uuid
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import asyncpg
@@ -21,6 +22,7 @@ from localstack.postgres import EmbeddedPostgres
 from localstack.smtp import SmtpSink
 from tests.conftest import EXAMPLES, ROOT
 from tests.test_escalation_workflow import mails_for, wait_for_state
+from web import temporal_ops
 from web.metrics import METRIC_KEYS
 
 
@@ -376,3 +378,69 @@ async def test_kb_lists_shows_and_approves_learned_patterns(
         await pool.execute(
             "DELETE FROM kb_patterns WHERE id = ANY($1::bigint[])", [draft, collecting]
         )
+
+
+async def test_start_after_resolution_reply_after_resolution_and_status_by_episode(
+    client: Client, task_queue: str, postgres: EmbeddedPostgres, pool: asyncpg.Pool, tmp_path: Path
+) -> None:
+    """`start` of a resolved ticket is a new episode; `reply` to a resolved ticket reopens it
+    as another; `status` is the latest episode with the earlier ones; `resolve` prints the
+    resolution and its time."""
+    ticket_id, payload_file, env = ticket_for_cli(client, task_queue, tmp_path)
+    env["DATABASE_URL"] = postgres.url
+    handle = client.get_workflow_handle(workflow_id_for(ticket_id))
+
+    async def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return await asyncio.to_thread(run_cli, *args, env=env)
+
+    async def resolve(resolution: str) -> dict:
+        await wait_for_state(handle, EscalationStateName.ESCALATED)
+        done = await cli("resolve", ticket_id, "--agent", "ana", "--resolution", resolution)
+        assert done.returncode == 0, done.stderr
+        answer = json.loads(done.stdout)
+        assert (answer["state"], answer["resolution"]) == ("resolved", resolution)
+        assert answer["resolvedAt"] and answer["slaDueAt"] is None
+        await handle.result()
+        return answer
+
+    first = json.loads((await cli("start", str(payload_file))).stdout)
+    one = await resolve("Relinked the upload batch")
+    again = await cli("start", str(payload_file))
+    assert again.returncode == 0, again.stderr
+    second = json.loads(again.stdout)
+    assert (second["started"], second["reopened"]) == (True, True)
+    assert second["previousRunId"] == first["runId"] != second["runId"]
+    assert second["reopenedBecause"] == temporal_ops.REOPENED_BY_HELPDESK
+    await wait_for_state(handle, EscalationStateName.ESCALATED)
+    status = json.loads((await cli("status", ticket_id)).stdout)
+    assert (status["episode"], status["state"], status["episodeId"]) == (
+        2,
+        "escalated",
+        second["runId"],
+    )
+    [earlier] = status["earlierEpisodes"]
+    assert {k: earlier[k] for k in ("episode", "episodeId", "team", "priority", "state")} == {
+        "episode": 1,
+        "episodeId": first["runId"],
+        "team": "engineering",
+        "priority": "P1",
+        "state": "resolved",
+    }
+    assert earlier["escalatedAt"] and earlier["resolvedAt"]
+    assert abs(
+        datetime.fromisoformat(earlier["resolvedAt"]) - datetime.fromisoformat(one["resolvedAt"])
+    ) < timedelta(seconds=1)
+
+    await resolve("Restored from backup")
+    replied = await cli("reply", ticket_id, "They are gone again!")
+    assert replied.returncode == 0, replied.stderr
+    third = json.loads(replied.stdout)
+    assert (third["signalled"], third["reopened"]) == (None, True)
+    assert third["previousRunId"] == second["runId"]
+    await wait_for_state(handle, EscalationStateName.ESCALATED)
+    status = json.loads((await cli("status", ticket_id)).stdout)
+    assert (status["episode"], status["reopenedBecause"]) == (3, temporal_ops.REOPENED_BY_REPLY)
+    assert [e["episode"] for e in status["earlierEpisodes"]] == [2, 1]  # the latest first
+    more = await cli("reply", ticket_id, "Any news?")
+    assert json.loads(more.stdout)["signalled"] == "customer_replied"
+    await handle.terminate("test done")

@@ -3,8 +3,9 @@ the escalation even though its workflow has completed — through the signed sat
 and through `starter.py satisfaction` — on the real Temporal dev server, worker and PostgreSQL.
 
 While the escalation is open the score is the workflow's `set_satisfaction` update (its status
-comes back); once it is resolved, the answer is one `csat` event in escalation_log (key
-`<ticket>:csat`, the latest answer wins), which is what the CSAT-after-escalation metric counts.
+comes back); once it is resolved, the answer is one `csat` event in escalation_log against the
+ticket's latest escalation episode (key `<ticket>:<episode>:csat`, the latest answer wins),
+which is what the CSAT-after-escalation metric counts, and what the ticket's status shows.
 A ticket that triage kept with auto-response was never escalated: 404 / exit 2.
 """
 
@@ -54,7 +55,7 @@ async def auto_responded(client: Client, task_queue: str) -> str:
 
 async def csat_rows(pool: asyncpg.Pool, ticket_id: str) -> list[asyncpg.Record]:
     return await pool.fetch(
-        "SELECT idempotency_key, action, event, logged_at FROM escalation_log"
+        "SELECT idempotency_key, episode_id, action, event, logged_at FROM escalation_log"
         " WHERE ticket_id = $1 AND action = 'csat'",
         ticket_id,
     )
@@ -69,8 +70,10 @@ async def csat_figure(pool: asyncpg.Pool, since: datetime) -> CsatAfterEscalatio
 
 def assert_one_csat(rows: list[asyncpg.Record], ticket_id: str, score: int) -> dict[str, Any]:
     assert len(rows) == 1, rows
-    assert rows[0]["idempotency_key"] == f"{ticket_id}:csat"
+    episode = rows[0]["episode_id"]
+    assert episode and rows[0]["idempotency_key"] == f"{ticket_id}:{episode}:csat"
     event = rows[0]["event"]
+    assert event["episodeId"] == episode
     assert (event["ticketId"], event["action"], event["score"]) == (ticket_id, "csat", score)
     assert event["afterResolution"] is True
     assert (event["team"], event["priority"]) == ("engineering", "P1")  # from the assignment
@@ -127,6 +130,11 @@ async def test_webhook_csat_goes_to_the_open_escalation_then_is_recorded_after_r
     event = assert_one_csat(await csat_rows(pool, ticket_id), ticket_id, 5)
     assert event["comment"] == "Photos are back, thanks!"
     assert event["timestamp"] >= first_row["timestamp"]
+    assert event["episodeId"] == (await handle.result()).episode_id
+    # The ticket's status shows the answer in place of the score the run last saw.
+    shown = (await http.get(f"/api/tickets/{ticket_id}", headers=setup.bearer())).json()
+    assert (shown["state"], shown["satisfaction"]) == ("resolved", 5)
+    assert shown["csatAfterResolution"]["comment"] == "Photos are back, thanks!"
 
     # Out of range: refused before anything is recorded (the body's schema says 1-5).
     bad = await post_signed(http, path, {"score": 7})
@@ -191,6 +199,7 @@ async def test_csat_for_a_resolved_ticket_whose_run_is_gone_is_still_recorded(
     assert answer.json()["afterResolution"] is True
     [row] = await csat_rows(pool, ticket_id)
     assert (row["event"]["score"], row["event"]["team"]) == (4, "billing")
+    assert row["idempotency_key"] == f"{ticket_id}:episode-{ticket_id}:csat"
     unknown = await post_signed(
         http, f"/api/tickets/{new_ticket_id('NONE')}/satisfaction", {"score": 4}
     )

@@ -17,7 +17,9 @@ import pytest
 from localstack.postgres import EmbeddedPostgres
 from web.metrics import (
     METRIC_KEYS,
+    LogRow,
     MetricsReport,
+    build_report,
     compute_metrics,
     parse_window,
     percentile,
@@ -429,3 +431,86 @@ async def test_cli_rejects_a_bad_window(postgres: EmbeddedPostgres) -> None:
 async def test_cli_reports_an_unreachable_database() -> None:
     code, text = await metrics_command("postgresql://nobody@127.0.0.1:1/none", "7d", False)
     assert code == 1 and text.startswith("error: cannot connect")
+
+
+def test_episodes_count_each_and_go_to_the_team_holding_them_at_the_end() -> None:
+    """Pure (no database): one ticket escalated twice is two escalations; an episode moved
+    from engineering to billing after its first response counts for billing in every figure
+    (escalated, resolved, resolution time, SLA), and its first response still meets the SLA.
+
+    E: episode ep-1 escalated 00:00 to engineering P1 (due 01:00), first response 00:20,
+       reassigned to billing P2 at 00:30, resolved by billing 02:00 (respondedAt 00:20);
+       CSAT 2. Episode ep-2 (reopened) escalated 03:00 to engineering P1 (due 04:00), never
+       answered, resolved 05:00 by engineering; CSAT 5. A kept with auto-response."""
+    base = datetime(2071, 12, 1, tzinfo=UTC)
+    rows: list[LogRow] = []
+
+    def row(action: str, episode: str | None, hours: float, ticket: str = "E", **event: Any):
+        stamp = base + timedelta(hours=hours)
+        data = {"timestamp": stamp.isoformat(), **event}
+        rows.append(LogRow(len(rows) + 1, ticket, action, data, stamp, episode))
+
+    row("escalated", "ep-1", 0, escalatedTo="engineering", priority="P1",
+        receivedAt=base.isoformat(), slaDueAt=(base + timedelta(hours=1)).isoformat())  # fmt: skip
+    row("agent_responded", "ep-1", 1 / 3, firstResponse=True)
+    row("reassigned", "ep-1", 0.5, to="billing", toPriority="P2", **{"from": "engineering"})
+    row("resolved", "ep-1", 2, team="billing", priority="P2", escalationNecessary=True,
+        respondedAt=(base + timedelta(minutes=20)).isoformat(), pausedSeconds=0)  # fmt: skip
+    row("csat", "ep-1", 2.5, score=2)
+    row("escalated", "ep-2", 3, escalatedTo="engineering", priority="P1",
+        receivedAt=(base + timedelta(hours=3)).isoformat(),
+        slaDueAt=(base + timedelta(hours=4)).isoformat())  # fmt: skip
+    row("resolved", "ep-2", 5, team="engineering", priority="P1", escalationNecessary=True,
+        respondedAt=None, pausedSeconds=0)  # fmt: skip
+    row("csat", "ep-2", 5.5, score=5)
+    row("auto_response", "ep-a", 6, ticket="A")
+
+    report = build_report(rows, base, base + timedelta(days=1))
+    assert (report.counts.escalated, report.counts.tickets, report.counts.resolved) == (2, 3, 2)
+    assert (report.csat_after_escalation.rated, report.csat_after_escalation.satisfied) == (2, 1)
+    assert (report.sla_attainment.attained, report.sla_attainment.total) == (1, 2)
+    assert (report.routing_accuracy.kept, report.routing_accuracy.reassigned) == (1, 1)
+
+    billing, engineering = report.by_team["billing"], report.by_team["engineering"]
+    assert (billing.escalated, billing.resolved, billing.sla_attained, billing.sla_total) == (
+        1,
+        1,
+        1,
+        1,
+    )
+    assert billing.resolution_p50_seconds == 2 * 3600
+    assert (engineering.escalated, engineering.resolved, engineering.sla_attained) == (1, 1, 0)
+    assert engineering.resolution_p50_seconds == 2 * 3600
+    assert (report.by_priority["P2"].escalated, report.by_priority["P1"].escalated) == (1, 1)
+    assert report.by_priority["P2"].sla_attainment == 1.0
+
+
+async def test_episodes_of_one_ticket_are_counted_apart_in_the_database(
+    pool: asyncpg.Pool,
+) -> None:
+    """The same through PostgreSQL: rows carry `episode_id` (the workflow's log rows and the
+    CSAT answers do); an escalation before the window is found by its episode."""
+    base = datetime(2072, 6, 1, tzinfo=UTC)
+    ticket = f"EPI-{uuid.uuid4().hex[:8]}"
+    rows = [
+        ("ep-a", "escalated", {"timestamp": at(base, hours=-2), "escalatedTo": "legal",
+                               "priority": "P1", "slaDueAt": at(base, hours=-1)}),
+        ("ep-a", "resolved", {"timestamp": at(base, hours=1), "team": "legal", "priority": "P1",
+                              "respondedAt": at(base, hours=-1.5), "escalationNecessary": True}),
+        ("ep-b", "escalated", {"timestamp": at(base, hours=2), "escalatedTo": "legal",
+                               "priority": "P1", "receivedAt": at(base, hours=2, seconds=-9)}),
+        ("ep-b", "csat", {"timestamp": at(base, hours=3), "score": 4}),
+    ]  # fmt: skip
+    await pool.executemany(
+        "INSERT INTO escalation_log (idempotency_key, ticket_id, episode_id, action, event)"
+        " VALUES ($1, $2, $3, $4, $5)",
+        [
+            (f"{ticket}:{episode}:{action}", ticket, episode, action, {"ticketId": ticket, **event})
+            for episode, action, event in rows
+        ],
+    )
+    data = (await compute_metrics(pool, base, base + timedelta(days=1))).to_json_dict()
+    assert data["counts"]["escalated"] == 1  # ep-b; ep-a was escalated before the window
+    assert data["resolutionTime"]["p50Seconds"] == 3 * 3600  # ep-a's own escalation
+    assert data["slaAttainment"]["value"] == 1.0
+    assert data["csatAfterEscalation"]["rated"] == 1

@@ -7,6 +7,9 @@ import asyncio
 import json
 import re
 import time
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -16,22 +19,33 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from temporalio.client import Client
 
+from activities.settings import DEFAULT_POLICY, Settings
 from escalation import models
-from escalation.messages import EscalationOutcome, workflow_id_for
+from escalation.messages import CustomerReply, EscalationOutcome, workflow_id_for
+from escalation.policy import anchored
+from escalation.run_state import EscalationInput
+from escalation.segments import split_message
 from localstack.postgres import EmbeddedPostgres
-from tests.conftest import eventually
+from localstack.smtp import SmtpSink
+from tests.conftest import EXAMPLES, eventually
+from tests.test_escalation_workflow import kept_with_auto_response
 from tests.web_support import (
     OLD_SECRET,
     SECRET,
     UNKNOWN_SECRET,
     WebSetup,
+    asgi_client,
+    delete_run,
     new_ticket_id,
+    p0_ticket_body,
     signed_headers,
     ticket_body,
     web_setup,
     workflow_exists,
 )
+from web import temporal_ops
 from web.app import create_app
+from worker import create_worker
 
 
 @pytest.fixture
@@ -342,6 +356,13 @@ async def test_agent_responds_and_resolves_and_the_workflow_completes(
     )
     assert lowered.status_code == 200, lowered.text
     assert (lowered.json()["team"], lowered.json()["priority"]) == ("engineering", "P2")
+    first_response = responded.json()["respondedAt"]
+    assert lowered.json()["respondedAt"] == first_response
+    moved = await http.post(
+        f"{base}/reassign", json={"team": "billing", "reason": "a refund"}, headers=setup.bearer()
+    )
+    assert moved.status_code == 200, moved.text
+    assert (moved.json()["team"], moved.json()["respondedAt"]) == ("billing", first_response)
 
     resolved = await http.post(
         f"{base}/resolve",
@@ -349,7 +370,10 @@ async def test_agent_responds_and_resolves_and_the_workflow_completes(
         headers=setup.bearer(),
     )
     assert resolved.status_code == 200, resolved.text
-    assert resolved.json()["state"] == "resolved"
+    done = resolved.json()
+    assert (done["state"], done["resolution"]) == ("resolved", "Relinked the upload batch")
+    assert done["resolvedAt"] and done["slaDueAt"] is None and done["responseDueAt"] is None
+    assert done["actions"] == ["set_satisfaction"] and done["respondedAt"] == first_response
 
     handle = client.get_workflow_handle(workflow_id_for(ticket_id), result_type=EscalationOutcome)
     outcome = await handle.result()
@@ -371,6 +395,18 @@ async def test_agent_responds_and_resolves_and_the_workflow_completes(
     assert state == "resolved"
     queue = (await http.get("/api/queue", headers=setup.bearer())).json()["items"]
     assert ticket_id not in [i["ticketId"] for i in queue]
+    # The episode's first response survived both reassignments: the SLA was met.
+    row = await pool.fetchrow(
+        "SELECT team, responded_at FROM resolutions WHERE episode_id = $1", outcome.episode_id
+    )
+    assert row["team"] == "billing"
+    assert row["responded_at"] == datetime.fromisoformat(first_response)
+    status = (await http.get(base, headers=setup.bearer())).json()
+    assert (status["state"], status["resolution"], status["actions"]) == (
+        "resolved",
+        "Relinked the upload batch",
+        ["set_satisfaction"],
+    )
 
 
 async def test_agent_body_and_path_are_validated(http: httpx.AsyncClient, setup: WebSetup) -> None:
@@ -439,4 +475,365 @@ async def test_prometheus_metrics_count_the_escalation_and_its_time_to_escalate(
     assert after[count] == before.get(count, 0) + 1
     assert after[("time_to_escalate_seconds_bucket", (("le", "+Inf"),))] == after[count]
     assert ("sla_breaches_total", ()) in after and ("auto_responses_total", ()) in after
+    held = ("escalations_open", (("priority", "P1"), ("team", "engineering")))
+    assert after[held] == before.get(held, 0) + 1  # the open gauge, by the team holding it
+    families = {family.name for family in text_string_to_metric_families(answer.text)}
+    assert {"escalations_resolved", "escalations_open"} <= families
     await client.get_workflow_handle(workflow_id_for(ticket_id)).terminate("test done")
+
+
+# --- escalation episodes ---------------------------------------------------------------------
+
+
+async def resolve_over_api(
+    http: httpx.AsyncClient, setup: WebSetup, client: Client, ticket_id: str, resolution: str
+) -> EscalationOutcome:
+    """Respond, then resolve the open episode; the answer shows the resolution and its time
+    and no live deadline; returns the run's outcome once it has completed."""
+    base = f"/api/tickets/{ticket_id}"
+    responded = await http.post(f"{base}/respond", json={"note": "on it"}, headers=setup.bearer())
+    assert responded.status_code == 200, responded.text
+    answer = await http.post(
+        f"{base}/resolve", json={"resolution": resolution}, headers=setup.bearer()
+    )
+    assert answer.status_code == 200, answer.text
+    done = answer.json()
+    assert (done["state"], done["resolution"]) == ("resolved", resolution)
+    assert done["resolvedAt"] and done["actions"] == ["set_satisfaction"]
+    assert done["slaDueAt"] is None and done["responseDueAt"] is None
+    handle = client.get_workflow_handle(workflow_id_for(ticket_id), result_type=EscalationOutcome)
+    outcome = await handle.result()
+    assert outcome.outcome == "resolved" and outcome.resolved_at and outcome.reopen_until
+    return outcome
+
+
+async def acknowledged_and_alerted(pool: asyncpg.Pool, ticket_id: str, episode_id: str) -> None:
+    """The episode's own acknowledgement was sent and its own immediate (P0) alert logged."""
+
+    async def done() -> bool:
+        sent = await pool.fetchval(
+            "SELECT status FROM notifications WHERE idempotency_key = $1",
+            f"{ticket_id}:{episode_id}:acknowledgement",
+        )
+        alerted = await pool.fetchval(
+            "SELECT count(*) FROM escalation_log WHERE idempotency_key = $1",
+            f"alert:{ticket_id}:{episode_id}:immediate:g0",
+        )
+        return sent == "sent" and alerted == 1
+
+    await eventually(done, within=30)
+
+
+async def second_episode(
+    http: httpx.AsyncClient,
+    setup: WebSetup,
+    pool: asyncpg.Pool,
+    ticket_id: str,
+    first: EscalationOutcome,
+    because: str,
+) -> dict[str, Any]:
+    """The ticket's second episode is escalated (status, queue, log, acknowledgement, alert)
+    and the first stays resolved, listed under `earlierEpisodes`."""
+    status = await escalated(http, setup, ticket_id)
+    assert (status["episode"], status["previousEpisodeId"]) == (2, first.episode_id)
+    assert status["episodeId"] != first.episode_id and status["reopenedBecause"] == because
+    assert status["priority"] == "P0" and status["source"] == "workflow"
+    assert "resolve" in status["actions"] and status["resolution"] is None
+    [earlier] = status["earlierEpisodes"]
+    assert earlier == {
+        "episode": 1,
+        "episodeId": first.episode_id,
+        "escalatedAt": earlier["escalatedAt"],
+        "resolvedAt": earlier["resolvedAt"],
+        "team": "engineering",
+        "priority": "P0",
+        "state": "resolved",
+        "resolution": first.resolution,
+        "reopenedBecause": None,
+        "url": f"/tickets/{ticket_id}#episode-1",
+    }
+    assert earlier["resolvedAt"] is not None and first.resolved_at is not None
+    assert abs(datetime.fromisoformat(earlier["resolvedAt"]) - first.resolved_at) < timedelta(
+        seconds=1
+    )
+
+    async def queued() -> dict[str, Any] | None:
+        queue = (await http.get("/api/queue", headers=setup.bearer())).json()["items"]
+        return next((item for item in queue if item["ticketId"] == ticket_id), None)
+
+    item = await eventually(queued)
+    assert (item["episode"], item["reopened"], item["episodeId"]) == (2, True, status["episodeId"])
+    queue = (await http.get("/api/queue", headers=setup.bearer())).json()["items"]
+    assert [i["ticketId"] for i in queue].count(ticket_id) == 1  # the latest episode only
+
+    rows = await pool.fetch(
+        "SELECT episode_id, episode_number, previous_episode_id, state, resolution"
+        " FROM support_assignments WHERE ticket_id = $1 ORDER BY escalated_at",
+        ticket_id,
+    )
+    assert [(r["episode_id"], r["episode_number"], r["state"]) for r in rows] == [
+        (first.episode_id, 1, "resolved"),
+        (status["episodeId"], 2, "escalated"),
+    ]
+    assert rows[0]["resolution"] == first.resolution
+    assert rows[1]["previous_episode_id"] == first.episode_id
+    await acknowledged_and_alerted(pool, ticket_id, status["episodeId"])
+    events = await pool.fetch(
+        "SELECT episode_id, event FROM escalation_log WHERE ticket_id = $1 AND action = 'escalated'"
+        " ORDER BY id",
+        ticket_id,
+    )
+    assert [(e["episode_id"], e["event"]["episode"]) for e in events] == [
+        (first.episode_id, 1),
+        (status["episodeId"], 2),
+    ]
+    assert events[1]["event"]["reopenedBecause"] == because
+    return status
+
+
+async def test_a_resolved_ticket_sent_again_is_escalated_as_a_second_episode(
+    http: httpx.AsyncClient, setup: WebSetup, client: Client, pool: asyncpg.Pool
+) -> None:
+    ticket_id = new_ticket_id("AGAIN")
+    body = await p0_ticket_body(pool, ticket_id)
+    first = await http.post("/api/tickets", content=body, headers=signed_headers(body))
+    assert first.status_code == 202, first.text
+    assert (first.json()["reopened"], first.json()["previousRunId"]) == (False, None)
+    assert first.json()["episodeId"] == first.json()["runId"]
+    await escalated(http, setup, ticket_id)
+    await acknowledged_and_alerted(pool, ticket_id, first.json()["episodeId"])
+    outcome = await resolve_over_api(http, setup, client, ticket_id, "Restored from backup")
+    assert outcome.episode_id == first.json()["runId"]
+    assert outcome.reopen_until == outcome.resolved_at + timedelta(days=7)
+
+    again = await http.post("/api/tickets", content=body, headers=signed_headers(body))
+    assert again.status_code == 202, again.text
+    started = again.json()
+    assert (started["started"], started["reopened"]) == (True, True)
+    assert started["previousRunId"] == first.json()["runId"] != started["runId"]
+    assert started["episodeId"] == started["runId"]
+    assert started["reopenedBecause"] == temporal_ops.REOPENED_BY_HELPDESK
+    status = await second_episode(
+        http, setup, pool, ticket_id, outcome, temporal_ops.REOPENED_BY_HELPDESK
+    )
+
+    # A delivery while the second episode runs finds it, as before.
+    third = await http.post("/api/tickets", content=body, headers=signed_headers(body))
+    assert third.status_code == 200, third.text
+    assert (third.json()["started"], third.json()["runId"]) == (False, started["runId"])
+    assert third.json()["episodeId"] == status["episodeId"]
+    await client.get_workflow_handle(workflow_id_for(ticket_id)).terminate("test done")
+
+
+async def test_a_ticket_sent_again_after_its_run_was_deleted_is_a_second_episode(
+    http: httpx.AsyncClient, setup: WebSetup, client: Client, pool: asyncpg.Pool
+) -> None:
+    """Temporal no longer has the first run (retention, `temporal workflow delete`): the new
+    run is numbered from the database, and every key of it is its own (acknowledged, alerted,
+    logged), so nothing collides with the first episode's rows."""
+    ticket_id = new_ticket_id("GONE")
+    body = await p0_ticket_body(pool, ticket_id)
+    first = await http.post("/api/tickets", content=body, headers=signed_headers(body))
+    assert first.status_code == 202, first.text
+    await escalated(http, setup, ticket_id)
+    await acknowledged_and_alerted(pool, ticket_id, first.json()["episodeId"])
+    outcome = await resolve_over_api(http, setup, client, ticket_id, "Relinked the batch")
+    await delete_run(client, ticket_id, first.json()["runId"])
+
+    # Without the run, the status is the database's record of the resolved episode.
+    gone = await http.get(f"/api/tickets/{ticket_id}", headers=setup.bearer())
+    assert gone.status_code == 200, gone.text
+    record = gone.json()
+    assert (record["source"], record["state"], record["episode"]) == ("database", "resolved", 1)
+    assert (record["resolution"], record["actions"]) == ("Relinked the batch", ["set_satisfaction"])
+    assert record["slaDueAt"] is None and record["respondedAt"] is not None
+
+    again = await http.post("/api/tickets", content=body, headers=signed_headers(body))
+    assert again.status_code == 202, again.text
+    started = again.json()
+    assert (started["started"], started["reopened"], started["previousRunId"]) == (
+        True,
+        False,
+        None,
+    )
+    await second_episode(
+        http,
+        setup,
+        pool,
+        ticket_id,
+        outcome,
+        "the ticket came in again after its escalation ended",  # the workflow's own words
+    )
+    await client.get_workflow_handle(workflow_id_for(ticket_id)).terminate("test done")
+
+
+async def first_input(client: Client, ticket_id: str) -> EscalationInput:
+    """The latest run's input, from its first history event."""
+    handle = client.get_workflow_handle(workflow_id_for(ticket_id))
+    async for event in handle.fetch_history_events():
+        payloads = event.workflow_execution_started_event_attributes.input.payloads
+        [found] = await client.data_converter.decode(payloads, [EscalationInput])
+        return found
+    raise AssertionError("no history")
+
+
+REPLY = "The photos are gone AGAIN since this morning, please restore them urgently!"
+
+
+async def test_a_customer_reply_within_reopen_within_reopens_the_resolved_ticket(
+    http: httpx.AsyncClient, setup: WebSetup, client: Client, pool: asyncpg.Pool
+) -> None:
+    ticket_id = new_ticket_id("REPLY")
+    assert (await post_ticket(http, ticket_id)).status_code == 202
+    await escalated(http, setup, ticket_id)
+    original = (await first_input(client, ticket_id)).payload.ticket
+    outcome = await resolve_over_api(http, setup, client, ticket_id, "Restored the album")
+
+    path = f"/api/tickets/{ticket_id}/replies"
+    answer = await post_signed(http, path, {"text": REPLY})
+    assert answer.status_code == 202, answer.text
+    reopened = answer.json()
+    assert (reopened["reopened"], reopened["signalled"]) == (True, None)
+    assert reopened["previousRunId"] == outcome.episode_id != reopened["runId"]
+    assert reopened["reopenedBecause"] == temporal_ops.REOPENED_BY_REPLY
+
+    status = await escalated(http, setup, ticket_id)
+    assert (status["episode"], status["previousEpisodeId"]) == (2, outcome.episode_id)
+    assert status["reopenedBecause"] == temporal_ops.REOPENED_BY_REPLY
+    assert [e["state"] for e in status["earlierEpisodes"]] == ["resolved"]
+    assert REPLY in status["summaryMarkdown"]
+
+    # The new episode's ticket: the reply on top, the earlier description quoted as a mail
+    # client quotes it, which triage's segmenter reads as context.
+    sent = await first_input(client, ticket_id)
+    assert sent.reopened_because == temporal_ops.REOPENED_BY_REPLY
+    description = sent.payload.ticket.description
+    assert description.startswith(REPLY + "\n\nOn ")
+    header = description.splitlines()[2]
+    assert header.endswith(f"{original.customer_name} <{original.customer_email}> wrote:")
+    quoted = "\n".join(f"> {line}" if line else ">" for line in original.description.splitlines())
+    assert description.endswith(quoted)
+    message = split_message(description)
+    assert REPLY in message.new and original.description.splitlines()[0] not in message.new
+    assert sent.payload.ticket.subject == original.subject
+
+    # While the new episode runs, a further reply is a signal to it.
+    more = await post_signed(http, path, {"text": "Any news?"})
+    assert more.status_code == 202, more.text
+    assert (more.json()["signalled"], more.json()["reopened"]) == ("customer_replied", False)
+
+    async def replies() -> bool:
+        answer = await http.get(f"/api/tickets/{ticket_id}", headers=setup.bearer())
+        return answer.json()["customerReplies"] == 1
+
+    await eventually(replies)
+    await client.get_workflow_handle(workflow_id_for(ticket_id)).terminate("test done")
+
+
+@pytest.fixture
+async def short_reopen(
+    client: Client,
+    postgres: EmbeddedPostgres,
+    pool: asyncpg.Pool,
+    smtp_sink: SmtpSink,
+    tmp_path: Path,
+) -> AsyncIterator[WebSetup]:
+    """A worker whose policy lets a reply reopen a ticket for 2 seconds only."""
+    text = anchored(DEFAULT_POLICY.read_text(encoding="utf-8"), DEFAULT_POLICY.parent)
+    text, count = re.subn(r'^reopen_within = "7d"', 'reopen_within = "2s"', text, flags=re.M)
+    assert count == 1, 'config/policy.toml has no reopen_within = "7d"'
+    policy = tmp_path / "policy.toml"
+    policy.write_text(text, encoding="utf-8")
+    queue = f"reopen-{uuid.uuid4().hex[:8]}"
+    settings = Settings(pool=pool, smtp_url=smtp_sink.url, policy_path=policy)
+    async with create_worker(client, settings, queue):
+        yield web_setup(client, postgres.url, queue, tmp_path)
+
+
+async def test_a_reply_after_reopen_within_is_refused_with_the_date_and_starts_nothing(
+    short_reopen: WebSetup, client: Client
+) -> None:
+    setup = short_reopen
+    async with asgi_client(create_app(setup.config)) as http:
+        ticket_id = new_ticket_id("LATE")
+        assert (await post_ticket(http, ticket_id)).status_code == 202
+        await escalated(http, setup, ticket_id)
+        outcome = await resolve_over_api(http, setup, client, ticket_id, "Refunded")
+        assert outcome.reopen_until == outcome.resolved_at + timedelta(seconds=2)
+        assert outcome.reopen_until is not None and outcome.resolved_at is not None
+        wait = (outcome.reopen_until - datetime.now(UTC)).total_seconds() + 0.5
+        await asyncio.sleep(max(0.0, wait))
+
+        answer = await post_signed(http, f"/api/tickets/{ticket_id}/replies", {"text": REPLY})
+        assert answer.status_code == 409, answer.text
+        detail = answer.json()["detail"]
+        assert f"resolved on {outcome.resolved_at:%Y-%m-%d %H:%M} UTC" in detail
+        assert f"only until {outcome.reopen_until:%Y-%m-%d %H:%M} UTC" in detail
+        assert "the helpdesk must send a new ticket" in detail
+        description = await client.get_workflow_handle(workflow_id_for(ticket_id)).describe()
+        assert description.run_id == outcome.episode_id  # no new run
+
+        # A ticket triage kept with auto-response has no resolution to reopen.
+        kept = kept_with_auto_response(new_ticket_id("KEPT"))
+        body = json.dumps(kept.to_json_dict()).encode()
+        assert (
+            await http.post("/api/tickets", content=body, headers=signed_headers(body))
+        ).status_code == 202
+        handle = client.get_workflow_handle(
+            workflow_id_for(kept.ticket.id), result_type=EscalationOutcome
+        )
+        assert (await handle.result()).outcome == "auto-response"
+        refused = await post_signed(http, f"/api/tickets/{kept.ticket.id}/replies", {"text": "?"})
+        assert refused.status_code == 409, refused.text
+        assert "auto-response" in refused.json()["detail"]
+
+
+def test_a_reopening_reply_quotes_the_earlier_description_within_the_cap() -> None:
+    """Pure: the reply on top, "On <date>, <name> <email> wrote:" and the earlier text as
+    "> " lines (the segmenter's quoted part); a reopened episode reopened again quotes the
+    whole earlier thread; a quote that would pass the description cap is cut by whole lines,
+    and a reply at the cap leaves no room for a quote at all."""
+    payload = models.parse_payload((EXAMPLES / "T-12345.json").read_text())
+    received = datetime(2024, 11, 7, 15, 0, tzinfo=UTC)
+    earlier = EscalationInput(payload=payload, received_at=received)
+    now = datetime(2024, 11, 9, 8, 30, tzinfo=UTC)
+    reply = CustomerReply(text="Still missing!\nPlease call me.", at=now)
+
+    first = temporal_ops.reopened_payload(earlier, reply, now)
+    ticket = payload.ticket
+    text = first.ticket.description
+    created = ticket.created_at.astimezone(UTC)
+    who = f"{ticket.customer_name} <{ticket.customer_email}>"
+    header = f"On {created:%a, %d %b %Y at %H:%M} UTC, {who} wrote:"
+    assert text.startswith(f"Still missing!\nPlease call me.\n\n{header}\n> ")
+    message = split_message(text)
+    assert "Still missing!" in message.new and ticket.description.splitlines()[0] not in message.new
+    assert ticket.description.splitlines()[0] in message.quoted
+    assert first.ticket.model_dump(exclude={"description"}) == ticket.model_dump(
+        exclude={"description"}
+    )
+
+    again = EscalationInput(
+        payload=first, received_at=now, reopened_because=temporal_ops.REOPENED_BY_REPLY
+    )
+    later = temporal_ops.reopened_payload(again, CustomerReply(text="Hello?"), now)
+    assert later.ticket.description.startswith(
+        f"Hello?\n\nOn {now:%a, %d %b %Y at %H:%M} UTC, {ticket.customer_name}"
+    )
+    assert "\n> Still missing!\n> Please call me.\n>\n> On " in later.ticket.description
+    assert "\n> > " in later.ticket.description  # the first quote, quoted again
+
+    long_earlier = EscalationInput(
+        payload=models.parse_payload(
+            {**payload.to_json_dict(), "ticket": {**payload.to_json_dict()["ticket"],
+             "description": "\n".join(f"line {n} " + "x" * 90 for n in range(180))}}
+        ),
+        received_at=received,
+    )  # fmt: skip
+    cut = temporal_ops.reopened_payload(long_earlier, CustomerReply(text="y" * 5000), now)
+    assert len(cut.ticket.description) <= models.MAX_DESCRIPTION_CHARS
+    assert cut.ticket.description.endswith("\n" + temporal_ops.QUOTE_CUT)
+    assert "\n> line 0 " in cut.ticket.description
+    at_cap = "z" * models.MAX_DESCRIPTION_CHARS
+    alone = temporal_ops.reopened_payload(long_earlier, CustomerReply(text=at_cap), now)
+    assert alone.ticket.description == at_cap

@@ -137,6 +137,13 @@ async def test_agent_sees_a_signed_ticket_arrive_opens_it_responds_and_resolves(
         await page.get_by_role("button", name="Resolve", exact=True).click()
         accepted = page.get_by_text("Resolve: the workflow accepted the resolution")
         await expect(accepted).to_be_visible()
+        # The resolved page: the resolution and its time, no deadline, no action form.
+        await expect(page.locator("#resolution")).to_have_text(
+            "Restored all 87 photos from backup."
+        )
+        await expect(page.locator("#resolved-at time")).to_have_text(re.compile(r" UTC$"))
+        assert await page.locator("form[action*='/actions/']").count() == 0
+        assert await page.locator("time.countdown").count() == 0
         assert await page.evaluate("typeof window.__xss") == "undefined"
         await page.screenshot(path=str(SCREENSHOTS / "ticket.png"), full_page=True)
         assert not problems, problems

@@ -3,7 +3,9 @@ escaping of customer text, the flash answer after an action."""
 
 from __future__ import annotations
 
+import html
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import httpx
@@ -12,6 +14,7 @@ from temporalio.client import Client
 
 from escalation.messages import EscalationOutcome, workflow_id_for
 from localstack.postgres import EmbeddedPostgres
+from localstack.smtp import SmtpSink
 from tests.conftest import eventually
 from tests.web_support import (
     ORIGIN,
@@ -157,3 +160,125 @@ async def test_forms_post_the_action_and_show_the_workflows_answer(
     again = await http.post(f"{action}/resolve", data={"resolution": "x"}, headers=ORIGIN)
     page = (await http.get(again.headers["location"])).text
     assert "Resolve refused:" in page
+
+
+async def test_the_page_tells_the_true_record_paused_resolved_rated_and_reopened(
+    http: httpx.AsyncClient, setup: WebSetup, client: Client
+) -> None:
+    """Waiting on the customer reads "paused", not a countdown; the resolved page shows the
+    resolution and its time, no deadline and no action form; the CSAT after resolution shows
+    in the status and the timeline with its comment; the ticket sent again is episode 2 on top
+    of the page and on the queue, with episode 1 below it."""
+    ticket_id = new_ticket_id("TRUE")
+    body = ticket_body(ticket_id)
+    first = await http.post("/api/tickets", content=body, headers=signed_headers(body))
+    assert first.status_code == 202, first.text
+    await login(http, setup)
+    url, action = f"/tickets/{ticket_id}", f"/tickets/{ticket_id}/actions"
+
+    async def state_is(state: str) -> bool:
+        answer = await http.get(f"/api/tickets/{ticket_id}")
+        return answer.status_code == 200 and answer.json()["state"] == state
+
+    await eventually(lambda: state_is("escalated"), within=30)
+    page = (await http.get(url)).text
+    assert "data-due=" in page and f'action="{action}/resolve"' in page
+
+    done = await http.post(f"{action}/wait", data={"question": "Which album?"}, headers=ORIGIN)
+    page = (await http.get(done.headers["location"])).text
+    assert "the escalation is now waiting on customer" in page
+    assert '<span class="paused">paused</span>' in page and "data-due=" not in page
+    assert "(clock paused: waiting on the customer)" in page
+    queue = (await http.get("/")).text
+    row = queue[queue.index(f'data-ticket-id="{ticket_id}"') :].split("</tr>")[0]
+    assert '<span class="paused">paused</span>' in row and "data-due" not in row
+
+    reply = b'{"text": "The wedding album, from last Saturday"}'
+    answer = await http.post(
+        f"/api/tickets/{ticket_id}/replies", content=reply, headers=signed_headers(reply)
+    )
+    assert answer.status_code == 202, answer.text
+    await eventually(lambda: state_is("responded"))
+
+    done = await http.post(
+        f"{action}/resolve", data={"resolution": "Restored the album from backup"}, headers=ORIGIN
+    )
+    page = (await http.get(done.headers["location"])).text
+    assert "Resolve: the workflow accepted the resolution" in page
+    await client.get_workflow_handle(workflow_id_for(ticket_id)).result()
+    page = (await http.get(url)).text
+    assert "This escalation is resolved" in page and 'id="resolved-at"' in page
+    assert '<dd id="resolution">Restored the album from backup</dd>' in page
+    assert "data-due=" not in page and "Next deadline" not in page
+    assert f'action="{action}/' not in page  # no agent action form
+    assert "No agent action: this escalation is resolved." in page
+
+    rating = b'{"score": 4, "comment": "Thanks, all photos are back"}'
+    answer = await http.post(
+        f"/api/tickets/{ticket_id}/satisfaction", content=rating, headers=signed_headers(rating)
+    )
+    assert answer.status_code == 200 and answer.json()["afterResolution"] is True, answer.text
+    page = (await http.get(url)).text
+    assert "4/5 after the resolution: “Thanks, all photos are back”" in page
+    assert "Satisfaction after resolution" in page
+    assert "4/5: Thanks, all photos are back" in page  # the timeline
+    status = (await http.get(f"/api/tickets/{ticket_id}")).json()
+    assert status["satisfaction"] == 4
+    assert status["csatAfterResolution"]["comment"] == "Thanks, all photos are back"
+
+    again = await http.post("/api/tickets", content=body, headers=signed_headers(body))
+    assert again.status_code == 202 and again.json()["reopened"] is True, again.text
+    await eventually(lambda: state_is("escalated"), within=30)
+
+    async def second() -> str | None:
+        page = (await http.get(url)).text
+        return page if 'id="episode-1"' in page and "data-due=" in page else None
+
+    page = await eventually(second)
+    assert "Episode 2 of this ticket: reopened because the helpdesk sent the ticket again" in page
+    assert '<a href="#episode-1">episode 1</a>' in page
+    assert f'action="{action}/resolve"' in page  # the new episode takes actions again
+    earlier = page[page.index('id="episode-1"') :]
+    assert "Episode 1 · resolved" in earlier and "Restored the album from backup" in earlier
+    assert "4/5 after the resolution" in earlier
+    current = page[: page.index('id="earlier-heading"')]
+    assert "This escalation is resolved" not in current and "Satisfaction" not in current
+
+    async def reopened_on_queue() -> bool:
+        return "reopened · episode 2" in (await http.get("/")).text
+
+    await eventually(reopened_on_queue)
+    await client.get_workflow_handle(workflow_id_for(ticket_id)).terminate("test done")
+
+
+async def test_a_refused_acknowledgement_shows_why_on_the_page(
+    http: httpx.AsyncClient, setup: WebSetup, client: Client, smtp_sink: SmtpSink
+) -> None:
+    """The relay refuses the customer's address (550): the ticket is with its team, and the
+    page says the customer was not notified and why, and what the relay answered."""
+    ticket_id = new_ticket_id("BOUNCE")
+    address = f"{ticket_id.lower()}@bounce.example.org"
+    smtp_sink.refuse(address)
+    try:
+        body = ticket_body(ticket_id, customerEmail=address)
+        assert (
+            await http.post("/api/tickets", content=body, headers=signed_headers(body))
+        ).status_code == 202
+        await login(http, setup)
+
+        async def refused() -> dict[str, Any] | None:
+            answer = await http.get(f"/api/tickets/{ticket_id}")
+            found = answer.json() if answer.status_code == 200 else {}
+            return found if found.get("acknowledgement") == "refused" else None
+
+        status = await eventually(refused, within=30)
+        assert status["customerNotified"] is False and "550" in status["customerNotice"]
+        page = (await http.get(f"/tickets/{ticket_id}")).text
+        notice = html.escape(status["customerNotice"], quote=True)
+        assert f'<dd id="customer-notified"><strong>No</strong>: {notice}</dd>' in page
+        assert "Refused by the mail relay: " in page and "5.1.1" in page
+        assert "Customer not notified" in page  # the timeline
+        assert "Alert: the customer could not be notified" in page or "could not be" in page
+    finally:
+        smtp_sink.accept(address)
+    await client.get_workflow_handle(workflow_id_for(ticket_id)).terminate("test done")

@@ -4,7 +4,8 @@ and talks to the session's Temporal dev server and PostgreSQL, with a real worke
 
 - Agent routes get a valid bearer token (schemathesis itself probes them without one and
   expects 401). Ticket "0", the id schemathesis tries first, is a real escalation, so agent
-  actions get real answers (200, then 409 once resolved), not only 404s.
+  actions get real answers (200, then 409 once resolved), not only 404s; a generated customer
+  reply to it once resolved reopens it as a new episode (202).
 - Webhook routes are signed for positive cases, so generated payloads reach the handlers and
   start real escalations (each under a fresh ticket id, so a generated ticket never becomes the
   target of a generated agent action); negative cases go unsigned and must get 401.
@@ -141,4 +142,10 @@ def test_the_known_ticket_was_exercised_for_real(web_server: LiveServer) -> None
     with httpx.Client(base_url=web_server.url, timeout=30) as http:
         status = http.get(f"/api/tickets/{KNOWN_TICKET}", headers=web_server.setup.bearer())
     assert status.status_code == 200, status.text
-    assert status.json()["state"] != "escalated", "no generated agent action was accepted"
+    # A generated reply to the resolved ticket may have reopened it as a new episode: then
+    # the resolved one is among the earlier episodes.
+    answer = status.json()
+    resolved_before = [e for e in answer["earlierEpisodes"] or [] if e["state"] == "resolved"]
+    assert answer["state"] != "escalated" or resolved_before, (
+        "no generated agent action was accepted"
+    )

@@ -16,13 +16,17 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import httpx
 import uvicorn
 from fastapi import FastAPI
 from playwright.async_api import Page, async_playwright
+from temporalio.api.common.v1 import WorkflowExecution
+from temporalio.api.workflowservice.v1 import DeleteWorkflowExecutionRequest
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import RPCError, RPCStatusCode
@@ -82,6 +86,43 @@ def ticket_body(ticket_id: str, **ticket: Any) -> bytes:
     data = json.loads((EXAMPLES / "T-12345.json").read_text())
     data["ticket"].update(id=ticket_id, **ticket)
     return json.dumps(data).encode()
+
+
+async def p0_ticket_body(pool: asyncpg.Pool, ticket_id: str) -> bytes:
+    """The seed ticket as a P0 (three other customers reported the same error code in the
+    last half hour: widespread data loss), so its escalation alerts the team at once."""
+    error_code = f"ERR_{uuid.uuid4().hex[:6].upper()}"
+    now = datetime.now(UTC)
+    for n in range(3):
+        await pool.execute(
+            "INSERT INTO tickets (ticket_id, customer_email, subject, error_code, created_at)"
+            " VALUES ($1, $2, 'photos gone', $3, $4)",
+            new_ticket_id("OTHER"),
+            f"user{n}-{error_code.lower()}@example.net",
+            error_code,
+            now - timedelta(minutes=10 * n),
+        )
+    data = json.loads(ticket_body(ticket_id, createdAt=now.isoformat()))
+    data["technicalContext"] = {"errorCode": error_code, "uploadStatus": "failed"}
+    return json.dumps(data).encode()
+
+
+async def delete_run(client: Client, ticket_id: str, run_id: str) -> None:
+    """Delete a closed run as retention or `temporal workflow delete` does, and wait until
+    Temporal no longer describes it."""
+    await client.workflow_service.delete_workflow_execution(
+        DeleteWorkflowExecutionRequest(
+            namespace=client.namespace,
+            workflow_execution=WorkflowExecution(
+                workflow_id=workflow_id_for(ticket_id), run_id=run_id
+            ),
+        )
+    )
+    deadline = time.monotonic() + 30
+    while await workflow_exists(client, ticket_id):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"the run of {ticket_id} was not deleted within 30 s")
+        await asyncio.sleep(0.2)
 
 
 def signed_headers(
