@@ -622,6 +622,16 @@ async def test_a_resolved_ticket_sent_again_is_escalated_as_a_second_episode(
     assert third.status_code == 200, third.text
     assert (third.json()["started"], third.json()["runId"]) == (False, started["runId"])
     assert third.json()["episodeId"] == status["episodeId"]
+    # Two deliveries racing past the describe: the second start finds the run the first one
+    # started (USE_EXISTING) and says so.
+    raced = await temporal_ops.start_episode(
+        client,
+        setup.config.endpoints,
+        models.parse_payload(body),
+        reopened_because=temporal_ops.REOPENED_BY_HELPDESK,
+        previous_run_id=first.json()["runId"],
+    )
+    assert (raced.started, raced.reopened, raced.run_id) == (False, False, started["runId"])
     await client.get_workflow_handle(workflow_id_for(ticket_id)).terminate("test done")
 
 
