@@ -24,13 +24,13 @@ from types import TracebackType
 from typing import IO, Any, TypeVar
 
 from google.protobuf.duration_pb2 import Duration
-from temporalio.api.enums.v1 import IndexedValueType
+from temporalio.api.enums.v1 import IndexedValueType, PendingActivityState
 from temporalio.api.operatorservice.v1 import (
     AddSearchAttributesRequest,
     ListSearchAttributesRequest,
 )
 from temporalio.api.testservice.v1 import SleepRequest
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowHandle
 from temporalio.common import SearchAttributeKey
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
@@ -60,6 +60,7 @@ __all__ = [
     "skip_time",
     "start_local_env",
     "start_time_skipping_env",
+    "terminate_when_idle",
 ]
 
 DEFAULT_PORT = 7233
@@ -440,3 +441,25 @@ async def skip_time(env: WorkflowEnvironment, duration: timedelta) -> None:
     await env.client.test_service.unlock_time_skipping_with_sleep(
         SleepRequest(duration=seconds), timeout=SKIP_TIME_RPC_TIMEOUT
     )
+
+
+async def terminate_when_idle(handle: WorkflowHandle[Any, Any], reason: str = "test done") -> None:
+    """Terminate a run once none of its activities is running.
+
+    The time-skipping test server keeps its clock locked for good when a run is terminated
+    while one of its activities runs (reproduced: a 1-hour skip after that never returns), so
+    every later test of the module would hang on its first skip.
+    """
+    started = PendingActivityState.PENDING_ACTIVITY_STATE_STARTED
+    async with asyncio.timeout(60):
+        while True:
+            described = await handle.describe()
+            running = [
+                activity
+                for activity in described.raw_description.pending_activities
+                if activity.state == started
+            ]
+            if not running:
+                break
+            await asyncio.sleep(0.05)
+    await handle.terminate(reason)

@@ -30,7 +30,7 @@ from escalation.models import TicketPayload
 from escalation.run_state import EscalationInput
 from escalation.sla import AlertRecord
 from localstack.smtp import SmtpSink
-from localstack.temporal import skip_time, start_time_skipping_env
+from localstack.temporal import skip_time, start_time_skipping_env, terminate_when_idle
 from tests.conftest import WebhookReceiver, load_example, policy_with_webhooks
 from tests.test_replay import record_and_replay
 from worker import create_worker
@@ -92,9 +92,11 @@ class Monitor:
         # locked for good when a run is terminated while one of its activities runs.
         await self.until(
             handle,
-            lambda s: s.escalated_at is not None
-            and s.sla_due_at is not None
-            and s.acknowledgement != "pending",
+            lambda s: (
+                s.escalated_at is not None
+                and s.sla_due_at is not None
+                and s.acknowledgement != "pending"
+            ),
         )
         return handle
 
@@ -165,7 +167,7 @@ async def test_p1_without_response_alerts_team_at_one_hour_and_not_before(monito
         and "no human response within" in m.message["Subject"].lower()
     ]
     assert len(mails) == 1
-    await handle.terminate("test done")
+    await terminate_when_idle(handle)
 
 
 async def test_p1_warning_at_75_percent_of_the_response_target(monitor: Monitor) -> None:
@@ -178,7 +180,7 @@ async def test_p1_warning_at_75_percent_of_the_response_target(monitor: Monitor)
     [warning] = await monitor.delivered(handle, "response_warning")
     assert warning.due_at == escalated_at + timedelta(minutes=45)
     assert await monitor.alerts(handle, "response_breach") == []
-    await handle.terminate("test done")
+    await terminate_when_idle(handle)
 
 
 async def test_p1_not_resolved_escalates_to_manager_after_four_hours(monitor: Monitor) -> None:
@@ -201,7 +203,7 @@ async def test_p1_not_resolved_escalates_to_manager_after_four_hours(monitor: Mo
         and "manager" in (m.message["To"] or "")
     ]
     assert len(manager_mail) == 1
-    await handle.terminate("test done")
+    await terminate_when_idle(handle)
 
 
 async def test_customer_reply_while_waiting_alerts_at_once(monitor: Monitor) -> None:
@@ -211,7 +213,7 @@ async def test_customer_reply_while_waiting_alerts_at_once(monitor: Monitor) -> 
     status = await monitor.status(handle)
     assert alert.due_at == status.last_customer_activity_at
     assert status.customer_replies == 1
-    await handle.terminate("test done")
+    await terminate_when_idle(handle)
 
 
 async def test_satisfaction_drop_alerts_and_a_score_outside_1_to_5_is_rejected(
@@ -227,7 +229,7 @@ async def test_satisfaction_drop_alerts_and_a_score_outside_1_to_5_is_rejected(
         await handle.execute_update(EscalationWorkflow.set_satisfaction, SatisfactionInput(score=7))
     assert "score must be 1-5" in str(rejected.value.cause)
     assert (await monitor.status(handle)).satisfaction == 3
-    await handle.terminate("test done")
+    await terminate_when_idle(handle)
 
 
 async def test_pause_and_resume_shift_the_manager_deadline_by_exactly_the_paused_time(
@@ -259,7 +261,7 @@ async def test_pause_and_resume_shift_the_manager_deadline_by_exactly_the_paused
     await monitor.sleep(minutes=3)
     [manager] = await monitor.delivered(handle, "manager_escalation")
     assert manager.due_at == resumed.manager_escalation_at
-    await handle.terminate("test done")
+    await terminate_when_idle(handle)
 
 
 async def test_p2_daily_checks_sla_exceeded_alert_and_48h_followup(monitor: Monitor) -> None:
@@ -292,7 +294,7 @@ async def test_p2_daily_checks_sla_exceeded_alert_and_48h_followup(monitor: Moni
     assert followup.audience == "agent"
     days = await monitor.delivered(handle, "daily_status", count=3)
     assert [d.due_at for d in days] == [escalated_at + timedelta(days=n) for n in (1, 2, 3)]
-    await handle.terminate("test done")
+    await terminate_when_idle(handle)
 
 
 async def test_reassign_retargets_alerts_to_the_new_team(monitor: Monitor) -> None:
@@ -315,7 +317,7 @@ async def test_reassign_retargets_alerts_to_the_new_team(monitor: Monitor) -> No
     [breach] = await monitor.delivered(handle, "response_breach")
     assert breach.team == "billing"
     assert breach.due_at == reassigned_at + timedelta(hours=1)
-    await handle.terminate("test done")
+    await terminate_when_idle(handle)
 
 
 async def test_angrier_reply_lifts_p2_to_p1_and_recomputes_deadlines(monitor: Monitor) -> None:
@@ -332,7 +334,7 @@ async def test_angrier_reply_lifts_p2_to_p1_and_recomputes_deadlines(monitor: Mo
     lifted = await monitor.until(handle, lambda s: s.priority == "P1")
     assert lifted.response_due_at == before.escalated_at + timedelta(hours=1)
     assert lifted.manager_escalation_at == before.escalated_at + timedelta(hours=4)
-    await handle.terminate("test done")
+    await terminate_when_idle(handle)
 
 
 async def test_resolve_completes_with_the_outcome_and_logs_it_once(
@@ -379,7 +381,7 @@ async def test_300_replies_continue_as_new_keeping_every_deadline_and_alert(
     await monitor.sleep(hours=1)
     [breach] = await monitor.delivered(handle, "response_breach")
     assert breach.due_at == before.response_due_at
-    await handle.terminate("test done")
+    await terminate_when_idle(handle)
 
 
 async def test_failing_webhook_is_retried_with_backoff_and_delivered_once(
@@ -407,7 +409,7 @@ async def test_failing_webhook_is_retried_with_backoff_and_delivered_once(
     ]
     assert len(mails) == 1  # the email went out on the first attempt and was not re-sent
     assert breach.failed is None
-    await handle.terminate("test done")
+    await terminate_when_idle(handle)
 
 
 async def test_a_monitored_run_through_every_message_replays(monitor: Monitor) -> None:
@@ -450,4 +452,4 @@ async def test_p0_alerts_the_team_at_once_and_again_at_its_target(monitor: Monit
     [breach] = await monitor.delivered(handle, "response_breach")
     assert breach.due_at == status.response_due_at
     assert status.escalated_at and breach.due_at - status.escalated_at == timedelta(minutes=15)
-    await handle.terminate("test done")
+    await terminate_when_idle(handle)
