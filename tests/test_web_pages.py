@@ -189,9 +189,13 @@ async def test_the_page_tells_the_true_record_paused_resolved_rated_and_reopened
     assert "the escalation is now waiting on customer" in page
     assert '<span class="paused">paused</span>' in page and "data-due=" not in page
     assert "(clock paused: waiting on the customer)" in page
-    queue = (await http.get("/")).text
-    row = queue[queue.index(f'data-ticket-id="{ticket_id}"') :].split("</tr>")[0]
-    assert '<span class="paused">paused</span>' in row and "data-due" not in row
+
+    async def paused_on_queue() -> str | None:  # once Step 9 has written the row
+        queue = (await http.get("/")).text
+        row = queue[queue.index(f'data-ticket-id="{ticket_id}"') :].split("</tr>")[0]
+        return row if '<span class="paused">paused</span>' in row else None
+
+    assert "data-due" not in await eventually(paused_on_queue)
 
     reply = b'{"text": "The wedding album, from last Saturday"}'
     answer = await http.post(
