@@ -41,8 +41,12 @@ demo: install
 bench: install
 	@$(BIN)/python -m bench $(BENCH_ARGS)
 
+# Lint: ruff's rules and its formatting, and mypy (strict) over escalation/, workflows/ and
+# activities/ (the files are listed in pyproject.toml [tool.mypy]).
 lint: install
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/python -m mypy
 
 test: install lint
 	$(BIN)/python -m pytest

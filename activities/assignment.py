@@ -36,7 +36,7 @@ class AssignmentActivities:
 
 async def insert_assignment(db: asyncpg.Pool | asyncpg.Connection, input: AssignmentInput) -> bool:
     """The episode's row, once: True when this call wrote it."""
-    status = await db.execute(
+    status: str = await db.execute(
         """
         INSERT INTO support_assignments (ticket_id, episode_id, episode_number,
                                          previous_episode_id, reopened_because,

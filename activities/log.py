@@ -30,7 +30,7 @@ class LogActivities:
 
 async def insert_log_entry(db: asyncpg.Pool | asyncpg.Connection, entry: LogEntry) -> bool:
     """The event, once under its key: True when this call wrote it."""
-    status = await db.execute(
+    status: str = await db.execute(
         """
         INSERT INTO escalation_log (idempotency_key, ticket_id, episode_id, action, event)
         VALUES ($1, $2, $3, $4, $5)
@@ -49,7 +49,7 @@ async def insert_correction(
     db: asyncpg.Pool | asyncpg.Connection, correction: TriageCorrection
 ) -> bool:
     """The labelled example, once under its key: True when this call wrote it."""
-    status = await db.execute(
+    status: str = await db.execute(
         """
         INSERT INTO triage_corrections (
             idempotency_key, ticket_id, workflow_id, episode_id, run_id, sequence, payload,

@@ -9,6 +9,7 @@ these and only orchestrates; they are unit-tested without Temporal (tests/test_h
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 from temporalio.common import SearchAttributeUpdate
 
@@ -31,11 +32,10 @@ from escalation.messages import (
     ResolutionRecord,
     ResolveInput,
     SatisfactionInput,
-    TicketPayload,
     TriageCorrection,
     WaitOnCustomer,
 )
-from escalation.models import EscalationPackage, Priority, TriageDecision
+from escalation.models import EscalationPackage, Priority, TicketPayload, TriageDecision
 from escalation.quality import run_quality_checks
 from escalation.run_state import RunState
 from escalation.sla import AlertRecord, AlertSpec, SlaClock, SlaRules
@@ -431,7 +431,7 @@ def alert_input(state: RunState, spec: AlertSpec) -> AlertInput:
         key=spec.key,
         ticket_id=state.ticket_id,
         kind=spec.kind,
-        audience=spec.audience,  # type: ignore[arg-type]  # AlertSpec.audience is a plain str
+        audience=spec.audience,
         team=alert_record(state, spec.key).team,
         priority=clock.priority,
         agent=clock.responded_by,
@@ -715,14 +715,14 @@ def queue_view(state: RunState, now: datetime) -> tuple[object, ...]:
 
 def search_attributes(
     state: RunState, now: datetime, *, with_ticket: bool = False
-) -> list[SearchAttributeUpdate]:
+) -> list[SearchAttributeUpdate[Any]]:
     """What ops filter on in the Temporal UI: priority, team, SLA due time, and once
     (`with_ticket`) the customer's tier and the 🔥 flag. No PII, ever."""
     package, decision = state.escalation()
     status = status_of(state, now)
     assert status.team and status.priority
     due = status.sla_due_at
-    updates: list[SearchAttributeUpdate] = [
+    updates: list[SearchAttributeUpdate[Any]] = [
         sa.ESCALATION_PRIORITY.value_set(status.priority.value),
         sa.ESCALATION_TEAM.value_set(status.team),
         sa.SLA_DUE_AT.value_set(due) if due else sa.SLA_DUE_AT.value_unset(),

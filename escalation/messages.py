@@ -402,4 +402,3 @@ __all__ = [
     "WaitOnCustomer",
     "workflow_id_for",
 ]
-

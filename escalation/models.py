@@ -300,7 +300,8 @@ class ContextModel(Model):
         target = handler.resolve_ref_schema(schema)
         target["maxProperties"] = len(cls.model_fields) + MAX_EXTRA_FIELDS
         target["propertyNames"] = {"maxLength": MAX_EXTRA_NAME_CHARS}
-        return schema
+        published: dict[str, Any] = schema
+        return published
 
     @model_validator(mode="wrap")
     @classmethod

@@ -10,6 +10,7 @@ and the next escalation episode of the same ticket has keys of its own.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Literal
 
 from pydantic import Field
 
@@ -45,7 +46,7 @@ class AlertSpec(Model):
 
     key: str
     kind: str
-    audience: str = "team"
+    audience: Literal["team", "manager", "agent"] = "team"
     headline: str
     details: dict[str, str] = Field(default_factory=dict)
 
