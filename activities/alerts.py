@@ -197,6 +197,7 @@ class AlertActivities:
         action = f"alert:{alert.kind}"
         event: dict[str, Any] = {
             "ticketId": alert.ticket_id,
+            "episodeId": alert.episode_id,
             "action": action,
             "timestamp": datetime.now(UTC).isoformat(),
             "kind": alert.kind,
@@ -211,12 +212,13 @@ class AlertActivities:
             event["agent"] = alert.agent
         await self.settings.pool.execute(
             """
-            INSERT INTO escalation_log (idempotency_key, ticket_id, action, event)
-            VALUES ($1, $2, $3, $4)
+            INSERT INTO escalation_log (idempotency_key, ticket_id, episode_id, action, event)
+            VALUES ($1, $2, $3, $4, $5)
             ON CONFLICT (idempotency_key) DO NOTHING
             """,
             f"alert:{alert.key}",
             alert.ticket_id,
+            alert.episode_id,
             action,
             event,
         )
