@@ -533,8 +533,7 @@ def resolution_record(state: RunState) -> ResolutionRecord:
     response (a reassignment does not erase it)."""
     package, decision = state.escalation()
     clock, _ = state.monitoring()
-    resolution, resolved_at = state.resolution, state.resolved_at
-    assert resolution is not None and resolved_at is not None
+    resolution, resolved_at = state.resolved_with()
     return ResolutionRecord(
         ticket_id=state.ticket_id,
         episode_id=state.episode.id,
@@ -556,8 +555,7 @@ def resolution_record(state: RunState) -> ResolutionRecord:
 
 def resolved_event(state: RunState, closed: ClosedTicket) -> dict[str, object]:
     clock, _ = state.monitoring()
-    resolution, resolved_at = state.resolution, state.resolved_at
-    assert resolution is not None and resolved_at is not None
+    resolution, resolved_at = state.resolved_with()
     return {
         "ticketId": state.ticket_id,
         "action": "resolved",
@@ -583,8 +581,7 @@ def outcome(state: RunState) -> EscalationOutcome:
             ticket_id=state.ticket_id, outcome="auto-response", episode_id=state.episode.id
         )
     clock, rules = state.monitoring()
-    resolution, resolved_at = state.resolution, state.resolved_at
-    assert resolution is not None and resolved_at is not None
+    resolution, resolved_at = state.resolved_with()
     return EscalationOutcome(
         ticket_id=state.ticket_id,
         outcome="resolved",

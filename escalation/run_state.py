@@ -4,6 +4,7 @@ escalation/handling.py; the workflow only orchestrates."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Literal
 
 from pydantic import Field
@@ -88,6 +89,11 @@ class RunState(Model):
     def escalation(self) -> tuple[EscalationPackage, TriageDecision]:
         assert self.package is not None and self.decision is not None, "not escalated yet"
         return self.package, self.decision
+
+    def resolved_with(self) -> tuple[ResolveInput, datetime]:
+        """The resolution and its time (only once resolved)."""
+        assert self.resolution is not None and self.resolved_at is not None, "not resolved"
+        return self.resolution, self.resolved_at
 
     @property
     def finished(self) -> bool:

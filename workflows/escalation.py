@@ -409,8 +409,7 @@ class EscalationWorkflow:
         """De-escalation 1, outside: the signed ticket-status webhook, in a workflow of its own
         that outlives this run (retried for a day there)."""
         clock, _ = self.state.monitoring()
-        resolution, resolved_at = self.state.resolution, self.state.resolved_at
-        assert resolution is not None and resolved_at is not None
+        resolution, resolved_at = self.state.resolved_with()
         await workflow.start_child_workflow(
             TicketStatusWorkflow.run,
             TicketStatusUpdate(
