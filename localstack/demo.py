@@ -161,10 +161,9 @@ def main() -> int:
             print(
                 f"{RULE}\nAcknowledgement email (Step 5, alongside): {status.acknowledgement}"
                 + (f" — {status.customer_notice}" if status.customer_notice else "")
-                + f"\n{RULE}"
             )
             if status.acknowledgement == "sent":
-                print(acknowledgement_as_received(mail_dir, stack))
+                print(f"{RULE}\n{acknowledgement_as_received(mail_dir, stack)}")
             print(f"{RULE}\nQuality checks: " + json.dumps(status.quality_checks))
             print(
                 "SLA clock (Step 8): 75% warning at "
