@@ -143,7 +143,8 @@ class Priorities(_Strict):
     P3: PriorityConfig
 
     def get(self, priority: Priority | str) -> PriorityConfig:
-        return getattr(self, Priority(priority).value)
+        config: PriorityConfig = getattr(self, Priority(priority).value)
+        return config
 
 
 class Scenario(_Strict, _ResponseTarget):

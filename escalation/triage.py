@@ -742,7 +742,7 @@ def _as_evidence(match: ScenarioMatch) -> ScenarioEvidence:
     row = match.row or match.scenario
     return ScenarioEvidence(
         scenario=match.scenario.id,
-        team=row.team,  # type: ignore[arg-type]
+        team=row.team,
         priority=row.priority,
         source=match.source,
         phrases=list(match.evidence)[:6],

@@ -392,9 +392,7 @@ def test_a_wish_for_file_formats_is_a_feature_request(policy: Policy) -> None:
         "Would love it if you could add native support (DNG/HEIF previews) one day!",
         status="free",
     )
-    assert (decision.team, decision.scenario) == ("product", "feature_request"), (
-        decision.evidence
-    )
+    assert (decision.team, decision.scenario) == ("product", "feature_request"), decision.evidence
 
 
 def test_an_important_notice_disclaimer_is_not_the_customers_words(policy: Policy) -> None:

@@ -16,8 +16,15 @@ def policy() -> Policy:
     return default_policy()
 
 
-def check(policy: Policy, subject: str, description: str, scenarios: tuple[str, ...],
-          team: str, priority: str, **kw: object) -> None:
+def check(
+    policy: Policy,
+    subject: str,
+    description: str,
+    scenarios: tuple[str, ...],
+    team: str,
+    priority: str,
+    **kw: object,
+) -> None:
     decision = decide(policy, subject, description, **kw)  # type: ignore[arg-type]
     got = (decision.scenario, decision.team, decision.priority and decision.priority.value)
     assert decision.escalate, (got, decision.reasons)
@@ -36,16 +43,26 @@ def cases(*rows: tuple[str, str]) -> list[tuple[str, str]]:
 DATA_LOSS = cases(
     ("Sync ate my RAWs", "The desktop app overwrote all my NEF files with small previews."),
     ("Originals downsized", "After the import my originals were replaced by low-res copies."),
-    ("Blank album", "Every thumbnail in my Paris album is blank and downloading any of them "
-     "gives a 0 KB file."),
-    ("Album empty inside", "My wedding album still says 212 photos but when I open it there is "
-     "nothing, every tile is empty."),
+    (
+        "Blank album",
+        "Every thumbnail in my Paris album is blank and downloading any of them gives a 0 KB file.",
+    ),
+    (
+        "Album empty inside",
+        "My wedding album still says 212 photos but when I open it there is "
+        "nothing, every tile is empty.",
+    ),
     ("Half my trip", "About half of the photos are missing from my Japan album since yesterday."),
-    ("Need them back", "The sync wiped my client folder. I need the originals back, they are the "
-     "only copies I have."),
+    (
+        "Need them back",
+        "The sync wiped my client folder. I need the originals back, they are the "
+        "only copies I have.",
+    ),
     ("Thumbnails only", "The app only kept the thumbnails; the full-size versions are gone."),
-    ("Nothing inside", "When I click into any album nothing shows up, but the counts are still "
-     "there."),
+    (
+        "Nothing inside",
+        "When I click into any album nothing shows up, but the counts are still there.",
+    ),
 )
 
 
@@ -80,12 +97,20 @@ def test_grey_boxes_while_loading_are_a_display_fault(policy: Policy) -> None:
 # ---- Several users -> the P0 row -----------------------------------------------------------------
 
 SEVERAL_UPLOAD = cases(
-    ("Uploads down for the office", "Nobody in our office can upload since 9am, all 8 of us get "
-     "an error 500."),
-    ("Same error elsewhere", "Uploads fail for me, and two friends in another city got the same "
-     "error on their own accounts."),
-    ("Sharing links broken", "Share links stopped working after the update, there is a forum "
-     "thread with 40+ people saying the same."),
+    (
+        "Uploads down for the office",
+        "Nobody in our office can upload since 9am, all 8 of us get an error 500.",
+    ),
+    (
+        "Same error elsewhere",
+        "Uploads fail for me, and two friends in another city got the same "
+        "error on their own accounts.",
+    ),
+    (
+        "Sharing links broken",
+        "Share links stopped working after the update, there is a forum "
+        "thread with 40+ people saying the same.",
+    ),
 )
 
 
@@ -93,19 +118,32 @@ SEVERAL_UPLOAD = cases(
 def test_a_bug_hitting_several_users_is_an_outage(
     policy: Policy, subject: str, description: str
 ) -> None:
-    check(policy, subject, description, ("feature_broken", "bug_report", "performance_issue",
-                                         "site_down"), "engineering", "P0")
+    check(
+        policy,
+        subject,
+        description,
+        ("feature_broken", "bug_report", "performance_issue", "site_down"),
+        "engineering",
+        "P0",
+    )
 
 
 SEVERAL_LOSS = cases(
-    ("Empty albums", "My husband and I and our neighbour all opened our albums today and they "
-     "are empty."),
-    ("Three accounts", "We each have our own account and all three of our libraries show 0 "
-     "photos this morning."),
+    (
+        "Empty albums",
+        "My husband and I and our neighbour all opened our albums today and they are empty.",
+    ),
+    (
+        "Three accounts",
+        "We each have our own account and all three of our libraries show 0 photos this morning.",
+    ),
     ("Theirs too", "My albums are empty, and my sister and my colleague both lost theirs too."),
     ("We all", "My brother and I both lost our uploads from Monday, the albums are empty."),
-    ("Not only me", "My albums from 2020 are gone, and 12 other photographers in our Facebook "
-     "group are reporting the same."),
+    (
+        "Not only me",
+        "My albums from 2020 are gone, and 12 other photographers in our Facebook "
+        "group are reporting the same.",
+    ),
 )
 
 
@@ -113,27 +151,43 @@ SEVERAL_LOSS = cases(
 def test_data_loss_of_several_users_is_widespread(
     policy: Policy, subject: str, description: str
 ) -> None:
-    check(policy, subject, description, ("data_loss_single_user", "widespread_data_loss"),
-          "engineering", "P0")
+    check(
+        policy,
+        subject,
+        description,
+        ("data_loss_single_user", "widespread_data_loss"),
+        "engineering",
+        "P0",
+    )
 
 
 # ---- Security vulnerability report (engineering P1) ---------------------------------------------
 
 VULNERABILITY = cases(
-    ("Protected gallery", "The private gallery download link still works without the password "
-     "if I open it in an incognito window."),
-    ("Share URLs", "If you change the number at the end of a share URL you get a different "
-     "private album. I only tried it on mine."),
-    ("Guessable ids", "Your gallery IDs are sequential, so anyone could guess them and scrape "
-     "client photos."),
-    ("XSS", "Found an XSS in the comment box: a script tag runs for every visitor of the "
-     "gallery."),
+    (
+        "Protected gallery",
+        "The private gallery download link still works without the password "
+        "if I open it in an incognito window.",
+    ),
+    (
+        "Share URLs",
+        "If you change the number at the end of a share URL you get a different "
+        "private album. I only tried it on mine.",
+    ),
+    (
+        "Guessable ids",
+        "Your gallery IDs are sequential, so anyone could guess them and scrape client photos.",
+    ),
+    ("XSS", "Found an XSS in the comment box: a script tag runs for every visitor of the gallery."),
     ("API key", "Your Android app bundle has an exposed API key for your storage bucket."),
     ("IDOR", "There is an IDOR on the invoice endpoint, reported responsibly, details attached."),
     ("Unlisted", "The unlisted gallery links are just /g/1001, /g/1002 and so on. Easy to guess."),
     ("Token", "The share token is in plain text in the URL and never expires."),
-    ("Brute force", "Your login page doesn't have any brute force protection, I tried 500 "
-     "passwords on my own account."),
+    (
+        "Brute force",
+        "Your login page doesn't have any brute force protection, I tried 500 "
+        "passwords on my own account.",
+    ),
 )
 
 
@@ -143,11 +197,15 @@ def test_vulnerability_reports(policy: Policy, subject: str, description: str) -
 
 
 PHISHING = cases(
-    ("Fake email", "Got a fake PhotoVault email asking me to confirm my card. I didn't click "
-     "anything."),
+    (
+        "Fake email",
+        "Got a fake PhotoVault email asking me to confirm my card. I didn't click anything.",
+    ),
     ("Scam text", "FYI a scam text pretending to be your billing team is going around."),
-    ("Is this you?", "Is this email really from you? It wants me to log in at "
-     "photovault-secure.help."),
+    (
+        "Is this you?",
+        "Is this email really from you? It wants me to log in at photovault-secure.help.",
+    ),
 )
 
 
@@ -161,21 +219,37 @@ def test_a_phishing_mail_the_customer_reports_is_a_vulnerability_report(
 # ---- Security breach (engineering P0) ------------------------------------------------------------
 
 BREACH = cases(
-    ("Database for sale", "There is a PhotoVault database for sale on a hacker forum with emails "
-     "and hashed passwords."),
+    (
+        "Database for sale",
+        "There is a PhotoVault database for sale on a hacker forum with emails "
+        "and hashed passwords.",
+    ),
     ("User dump", "Someone posted a PhotoVault user dump on a breach forum, my email is in it."),
-    ("Phishing with real data", "A phishing mail quoting my real order number and address "
-     "arrived today; whoever sent it has your customer data."),
-    ("Intruder", "Hundreds of our galleries were defaced overnight. Someone is inside your "
-     "system."),
-    ("Not my photos", "My feed is showing photos that aren't mine: other people's kids and a "
-     "passport scan."),
-    ("Pastebin", "Our client list with emails is on pastebin, and it clearly comes from your "
-     "system."),
-    ("Other invoices", "I'm receiving other customers' invoices with their names and addresses "
-     "in my inbox."),
-    ("Page source", "Every customer's email address is visible in the page source of public "
-     "galleries."),
+    (
+        "Phishing with real data",
+        "A phishing mail quoting my real order number and address "
+        "arrived today; whoever sent it has your customer data.",
+    ),
+    (
+        "Intruder",
+        "Hundreds of our galleries were defaced overnight. Someone is inside your system.",
+    ),
+    (
+        "Not my photos",
+        "My feed is showing photos that aren't mine: other people's kids and a passport scan.",
+    ),
+    (
+        "Pastebin",
+        "Our client list with emails is on pastebin, and it clearly comes from your system.",
+    ),
+    (
+        "Other invoices",
+        "I'm receiving other customers' invoices with their names and addresses in my inbox.",
+    ),
+    (
+        "Page source",
+        "Every customer's email address is visible in the page source of public galleries.",
+    ),
     ("Telegram", "Hackers are selling access to PhotoVault accounts on Telegram."),
 )
 
@@ -186,8 +260,14 @@ def test_security_breach(policy: Policy, subject: str, description: str) -> None
 
 
 def test_several_hijacked_accounts_are_a_breach(policy: Policy) -> None:
-    check(policy, "Accounts hijacked", "Nine of our staff accounts were hijacked last night and "
-          "are posting spam.", ("account_compromised", "security_breach"), "engineering", "P0")
+    check(
+        policy,
+        "Accounts hijacked",
+        "Nine of our staff accounts were hijacked last night and are posting spam.",
+        ("account_compromised", "security_breach"),
+        "engineering",
+        "P0",
+    )
 
 
 # ---- Billing -------------------------------------------------------------------------------------
@@ -208,10 +288,15 @@ def test_chargebacks(policy: Policy, subject: str, description: str) -> None:
 
 BILLING_INQUIRY = cases(
     ("Charge?", "What is this $12 charge from PhotoVault?"),
-    ("Statement", "I don't recognise a PhotoVault payment on my card statement, can you explain "
-     "it?"),
-    ("Add-on", "There is a PV add-on fee on my statement and I don't remember adding anything. "
-     "Could you look into what it is?"),
+    (
+        "Statement",
+        "I don't recognise a PhotoVault payment on my card statement, can you explain it?",
+    ),
+    (
+        "Add-on",
+        "There is a PV add-on fee on my statement and I don't remember adding anything. "
+        "Could you look into what it is?",
+    ),
     ("Explain", "Can you explain the charge of 19.99 on my account from last week?"),
 )
 
@@ -250,22 +335,28 @@ SUGGESTIONS = cases(
 
 @pytest.mark.parametrize(("subject", "description"), SUGGESTIONS)
 def test_suggestions_reach_product(policy: Policy, subject: str, description: str) -> None:
-    check(policy, subject, description, ("feature_request", "enhancement_suggestion"),
-          "product", "P3")
+    check(
+        policy, subject, description, ("feature_request", "enhancement_suggestion"), "product", "P3"
+    )
 
 
 def test_a_format_we_are_asked_to_support_is_a_request(policy: Policy) -> None:
-    check(policy, "HEIC please", "It would help a lot if you added HEIC previews, most of my "
-          "work is HEIC.", ("feature_request_premium",), "customer_success", "P3",
-          status="premium")
+    check(
+        policy,
+        "HEIC please",
+        "It would help a lot if you added HEIC previews, most of my work is HEIC.",
+        ("feature_request_premium",),
+        "customer_success",
+        "P3",
+        status="premium",
+    )
 
 
 # ---- Engineering P2 ------------------------------------------------------------------------------
 
 BROKEN = cases(
     ("Captions", "Since Tuesday's release, captions no longer save."),
-    ("Crop", "Since the update the print preview puts the crop at the top instead of the "
-     "centre."),
+    ("Crop", "Since the update the print preview puts the crop at the top instead of the centre."),
     ("Music", "After last night's update my slideshow plays without music."),
     ("Order", "The new sorting scrambled my albums, everything is now in random order."),
 )
@@ -277,18 +368,28 @@ def test_features_broken_after_a_release(policy: Policy, subject: str, descripti
 
 
 WORKAROUND = cases(
-    ("Firefox upload", "Drag-and-drop upload fails in Firefox, but if I use Chrome instead it "
-     "works."),
+    (
+        "Firefox upload",
+        "Drag-and-drop upload fails in Firefox, but if I use Chrome instead it works.",
+    ),
     ("Zip", "The zip download errors out every time; downloading the photos one by one works."),
-    ("Accents", "Accented names show as question marks in titles. If I type plain letters it is "
-     "fine."),
+    (
+        "Accents",
+        "Accented names show as question marks in titles. If I type plain letters it is fine.",
+    ),
 )
 
 
 @pytest.mark.parametrize(("subject", "description"), WORKAROUND)
 def test_bugs_with_a_workaround(policy: Policy, subject: str, description: str) -> None:
-    check(policy, subject, description, ("bug_with_workaround", "feature_broken", "bug_report"),
-          "engineering", "P2")
+    check(
+        policy,
+        subject,
+        description,
+        ("bug_with_workaround", "feature_broken", "bug_report"),
+        "engineering",
+        "P2",
+    )
 
 
 # ---- Threats of harm and child safety (legal P0), identifying photos (legal P1) -----------------
@@ -311,13 +412,21 @@ def test_threats_of_harm(policy: Policy, subject: str, description: str) -> None
 
 
 CHILD_SAFETY = cases(
-    ("Report gallery", "A public gallery is sharing explicit pictures of what look like "
-     "12-year-olds."),
+    (
+        "Report gallery",
+        "A public gallery is sharing explicit pictures of what look like 12-year-olds.",
+    ),
     ("Reported", "I've reported this account to NCMEC, it has images of children being abused."),
-    ("Missing", "My 14-year-old daughter is missing, she was messaging someone through your "
-     "comments. The police say she is in immediate danger."),
-    ("Grooming", "A man keeps messaging my 12 year old son through the comments, asking him to "
-     "meet up alone."),
+    (
+        "Missing",
+        "My 14-year-old daughter is missing, she was messaging someone through your "
+        "comments. The police say she is in immediate danger.",
+    ),
+    (
+        "Grooming",
+        "A man keeps messaging my 12 year old son through the comments, asking him to "
+        "meet up alone.",
+    ),
     ("Held", "A girl in one of the galleries says she is 13 and is being held against her will."),
 )
 
@@ -328,10 +437,15 @@ def test_child_safety(policy: Policy, subject: str, description: str) -> None:
 
 
 CHILD_PHOTOS = cases(
-    ("My son", "Another parent uploaded photos of my son with his full name and school to a "
-     "public album. Please take them down."),
-    ("Our kids", "Someone posted pictures of our kids at the park with our home address in the "
-     "caption."),
+    (
+        "My son",
+        "Another parent uploaded photos of my son with his full name and school to a "
+        "public album. Please take them down.",
+    ),
+    (
+        "Our kids",
+        "Someone posted pictures of our kids at the park with our home address in the caption.",
+    ),
     ("My daughter", "A neighbour keeps sharing photos of my daughter without my consent."),
 )
 
@@ -344,8 +458,14 @@ def test_a_childs_identifying_photo_is_a_tos_report(
 
 
 def test_showing_up_in_person_without_harm_is_threatening_language(policy: Policy) -> None:
-    check(policy, "Enough", "Answer me today or I will come down there myself.",
-          ("threatening_language",), "legal", "P1")
+    check(
+        policy,
+        "Enough",
+        "Answer me today or I will come down there myself.",
+        ("threatening_language",),
+        "legal",
+        "P1",
+    )
 
 
 # ---- Harmless look-alikes ------------------------------------------------------------------------
@@ -369,19 +489,27 @@ def test_harmless_look_alikes_stay_quiet(policy: Policy, subject: str, descripti
 
 
 LOOK_ALIKES = [
-    ("Someone at our studio posted a gallery of my son's graduation, can I get a copy?",
-     "tos_violation"),
+    (
+        "Someone at our studio posted a gallery of my son's graduation, can I get a copy?",
+        "tos_violation",
+    ),
     ("How do I order photos of my daughter and her class?", "tos_violation"),
-    ("I want my watermark to appear bottom-right instead of top-left, where is the setting?",
-     "feature_broken"),
+    (
+        "I want my watermark to appear bottom-right instead of top-left, where is the setting?",
+        "feature_broken",
+    ),
     ("My account has been suspended and I can't access anything.", "site_down"),
     ("I'd like to cancel and get my money back please.", "data_loss_single_user"),
     ("Which format is better for uploads from my iPhone, HEIC or JPEG?", "security_breach"),
-    ("A spam account keeps posting phishing links in my gallery comments.",
-     "security_vulnerability"),
+    (
+        "A spam account keeps posting phishing links in my gallery comments.",
+        "security_vulnerability",
+    ),
     ("Do you support selling my prints on Etsy through an integration?", "copyright_dispute"),
-    ("I'll come down there to pick up the prints myself, what are your hours?",
-     "threatening_language"),
+    (
+        "I'll come down there to pick up the prints myself, what are your hours?",
+        "threatening_language",
+    ),
     ("The price is still the same as last year, right?", "feature_broken"),
     ("We represent a camera-strap company and would like to partner with you.", "legal_demand"),
 ]
@@ -399,17 +527,23 @@ def test_look_alikes_do_not_pick_the_severe_scenario(
 
 EVERYDAY = [
     ("It says my password is wrong but I just reset it twice.", "account_access_blocked"),
-    ("The verification code never arrives so I'm stuck at the sign-in screen.",
-     "account_access_blocked"),
+    (
+        "The verification code never arrives so I'm stuck at the sign-in screen.",
+        "account_access_blocked",
+    ),
     ("Checkout says 'payment could not be processed' for my Visa.", "payment_failure"),
     ("I tried three cards and none of them work for the upgrade.", "payment_failure"),
     ("Please delete my account and all data you hold about me.", "gdpr_privacy_request"),
     ("I want a copy of all the personal data you have on me.", "gdpr_privacy_request"),
     ("Someone downloaded my gallery and is selling my prints on Etsy.", "copyright_dispute"),
-    ("I was charged for a year but only wanted a month, can I get the difference back?",
-     "refund_request"),
-    ("Uploading 50 photos takes more than an hour, the progress bar barely moves.",
-     "performance_issue"),
+    (
+        "I was charged for a year but only wanted a month, can I get the difference back?",
+        "refund_request",
+    ),
+    (
+        "Uploading 50 photos takes more than an hour, the progress bar barely moves.",
+        "performance_issue",
+    ),
     ("You took money from my account twice this month.", "payment_dispute"),
     ("I got a login alert from Brazil and I've never been there.", "account_compromised"),
     ("This is a formal notice: we represent a client whose images you host.", "legal_demand"),
@@ -424,5 +558,11 @@ def test_everyday_wordings_find_their_row(policy: Policy, description: str, scen
 
 
 def test_a_site_that_wont_open_for_anyone_is_down(policy: Policy) -> None:
-    check(policy, "Down?", "The website won't open for anyone in our studio.",
-          ("site_down", "feature_broken"), "engineering", "P0")
+    check(
+        policy,
+        "Down?",
+        "The website won't open for anyone in our studio.",
+        ("site_down", "feature_broken"),
+        "engineering",
+        "P0",
+    )
