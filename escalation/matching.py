@@ -250,7 +250,7 @@ def _prefixes(body: str, length: int = PREFIX_LENGTH, cap: int = 4096) -> frozen
     which is always correct, only slower.
     """
     try:
-        from re import _constants as c  # type: ignore[attr-defined]
+        from re import _constants as c  # type: ignore[attr-defined]  # private, no stubs
     except ImportError:  # pragma: no cover - other Python versions
         return None
 
@@ -341,7 +341,7 @@ def _parsed(pattern: str) -> Any:
     """The stdlib parser's tree of a pattern (raises re.error), parsed once per process: it both
     validates a policy pattern and tells where its matches can start. None without the parser."""
     try:
-        from re import _parser as parser  # type: ignore[attr-defined]
+        from re import _parser as parser  # type: ignore[attr-defined]  # private, no stubs
     except ImportError:  # pragma: no cover - other Python versions
         re.compile(pattern, _FLAGS)
         return None

@@ -122,11 +122,11 @@ class _ResponseTarget:
 
     @property
     def response_minutes(self) -> int:
-        return parse_duration(self.response)  # type: ignore[attr-defined]
+        return parse_duration(self.response)  # type: ignore[attr-defined]  # the model's field
 
     @property
     def response_seconds(self) -> int:
-        return parse_duration_seconds(self.response)  # type: ignore[attr-defined]
+        return parse_duration_seconds(self.response)  # type: ignore[attr-defined]  # ditto
 
 
 class PriorityConfig(_Strict, _ResponseTarget):
