@@ -32,6 +32,7 @@ from escalation.matching import (
     SEVERAL_USERS,
     TIME_PHRASES,
     Hit,
+    LanguageReader,
     Scan,
     Text,
 )
@@ -150,6 +151,14 @@ def _without_hypotheticals(scan: Scan) -> str:
     return " ".join(pieces)
 
 
+def _mood(scan: Scan, reader: LanguageReader, policy: Policy, complaint: bool) -> Sentiment:
+    """The customer's mood in the scanned words, read with their language's markers; a sentence
+    that only imagines a problem does not colour it."""
+    complaint = complaint or any(policy.scenarios[i].kind == "problem" for i in scan.scenarios)
+    mood = _without_hypotheticals(scan)
+    return assess_sentiment(mood, policy.compiled.thresholds, reader.markers, complaint)
+
+
 def read_ticket(package: EscalationPackage, policy: Policy) -> TicketReading:
     """Split off the history, detect the language, and find every signal in the new words once."""
     compiled = policy.compiled
@@ -157,14 +166,23 @@ def read_ticket(package: EscalationPackage, policy: Policy) -> TicketReading:
     language = detect_language(now, compiled.languages)
     reader = compiled.reader(language)
     scan = reader.scan(Text.of(now))
-    complaint = any(policy.scenarios[i].kind == "problem" for i in scan.scenarios)
-    mood = _without_hypotheticals(scan)
     return TicketReading(
         scan=scan,
-        sentiment=assess_sentiment(mood, compiled.thresholds, reader.markers, complaint),
+        sentiment=_mood(scan, reader, policy, complaint=False),
         language=reader.language,
         context=reader.scan(Text.of(earlier)) if earlier else None,
     )
+
+
+def read_reply(text: str, policy: Policy, problem: bool = False) -> Sentiment:
+    """A customer's reply read as :func:`read_ticket` reads a ticket: only what they wrote now
+    (the quoted earlier messages, the signature and any disclaimer split off), in its language,
+    with that language's markers. ``problem``: the ticket is about a problem, which is the
+    complaint a loud reply is about even when its own words name none ("STILL NOTHING!!!")."""
+    compiled = policy.compiled
+    new = split_message(text).new
+    reader = compiled.reader(detect_language(new, compiled.languages))
+    return _mood(reader.scan(Text.of(new)), reader, policy, complaint=problem)
 
 
 def _scan(text: str | Text | TicketReading, policy: Policy) -> Scan:
