@@ -29,11 +29,11 @@ I/O at import time.
 
 from __future__ import annotations
 
+import functools
 import operator
 import re
 import string
 from dataclasses import dataclass
-from functools import cache
 from typing import Any
 
 from escalation.folding import fold
@@ -235,7 +235,7 @@ def _normalise(text: str) -> str:
     return fold(text)
 
 
-@cache
+@functools.cache
 def _analyzer() -> Any:
     """One VADER analyzer per process, its lexicon stripped of problem words and courtesies."""
     from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
@@ -247,19 +247,28 @@ def _analyzer() -> Any:
     return analyzer
 
 
+@functools.lru_cache(maxsize=8192)
+def _sentence_tone(sentence: str) -> float:
+    """VADER's compound for one sentence (0 when it has no lexicon word or emoticon, which
+    VADER would score 0 anyway). Pure, so kept per sentence: greetings, thanks and stock
+    phrases recur across tickets, and VADER is the costliest step of the mood."""
+    analyzer = _analyzer()
+    words = analyzer.lexicon.keys()
+    tokens = sentence.split()
+    # Without a lexicon word (or emoticon) VADER scores 0: skip its cost.
+    if words.isdisjoint(tokens) and words.isdisjoint(map(_STRIP_PUNCTUATION, tokens)):
+        return 0.0
+    compound: float = analyzer.polarity_scores(sentence[:1000])["compound"]
+    return compound
+
+
 def _tone(sentences: list[str], glad: re.Pattern[str] | None = None) -> float:
     """Mean VADER compound over the sentences that carry any tone (VADER is per-sentence and
     quadratic in sentence length, so whole paragraphs are both slower and less accurate). A
     sentence with words of delight never counts as negative."""
-    analyzer = _analyzer()
-    words = analyzer.lexicon.keys()
     scores: list[float] = []
     for sentence in sentences[:60]:
-        tokens = sentence.split()
-        # Without a lexicon word (or emoticon) VADER scores 0: skip its cost.
-        if words.isdisjoint(tokens) and words.isdisjoint(map(_STRIP_PUNCTUATION, tokens)):
-            continue
-        compound = analyzer.polarity_scores(sentence[:1000])["compound"]
+        compound = _sentence_tone(sentence)
         if compound < 0 and glad is not None and glad.search(sentence):
             compound = 0.0  # "happy tears", "so good it hurts": the sentence is glad
         if abs(compound) >= 0.05:
