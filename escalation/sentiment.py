@@ -162,16 +162,254 @@ _BANGS = re.compile(r"!{2,}|\?!|!\?")
 _LOUD = re.compile(r"[A-Z]{3}")
 
 
-def _inner(regex: re.Pattern[str]) -> str:
-    """A `_words` expression without its word-boundary wrapper."""
-    return regex.pattern.removeprefix(r"(?<!\w)(?:").removesuffix(r")(?!\w)")
+def _plain(bodies: list[str]) -> str:
+    return r"(?<!\w)(?:" + "|".join(f"(?:{b})" for b in bodies) + r")(?!\w)"
 
 
 def _words(*bodies: str | None) -> re.Pattern[str] | None:
     parts = [b for b in bodies if b]
     if not parts:
         return None
-    return re.compile(r"(?<!\w)(?:" + "|".join(f"(?:{p})" for p in parts) + r")(?!\w)")
+    dispatched = _dispatched([(0, part) for part in parts])
+    return dispatched[0] if dispatched is not None else re.compile(_plain(parts))
+
+
+# ---------------------------------------------------------------------------------------------
+# Marker expressions dispatched on a word's first character
+# ---------------------------------------------------------------------------------------------
+#
+# A marker expression is an alternation of hundreds of words tried at every word start, and the
+# regex engine tries its alternatives one by one (a cheap check of each one's first character).
+# The same alternatives grouped by their first character, ``a(?:...)|b(?:...)|...``, in their
+# original order within each group, find exactly the same matches: at a word start only the
+# alternatives that start with its character are tried, and the first of them (in the original
+# order) that matches still wins. Leading groups and classes are multiplied out first
+# ("(?:really|badly) need" -> "really need", "badly need"; "(?:es )?una" -> "es una", "una").
+
+_META = frozenset("\\()[]{}.^$*+?|")
+_QUANTIFIERS = frozenset("?*+{")
+_EXPANSION_LIMIT = 512
+
+
+def _alternatives(body: str) -> list[str]:
+    """The top-level alternatives of a regex body (``a|b(?:c|d)`` -> ``a``, ``b(?:c|d)``)."""
+    parts: list[str] = []
+    depth = start = i = 0
+    while i < len(body):
+        char = body[i]
+        if char == "\\":
+            i += 2
+            continue
+        if char == "[":
+            i = _class_end(body, i)
+            if i < 0:
+                return [body]
+        elif char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+        elif char == "|" and depth == 0:
+            parts.append(body[start:i])
+            start = i + 1
+        i += 1
+    parts.append(body[start:])
+    return parts
+
+
+def _class_end(body: str, start: int) -> int:
+    """Index of the "]" closing the class opened at ``start``, or -1."""
+    i = start + 1
+    if body[i : i + 1] == "^":
+        i += 1
+    if body[i : i + 1] == "]":  # a "]" first in a class is a literal
+        i += 1
+    while i < len(body):
+        if body[i] == "\\":
+            i += 2
+            continue
+        if body[i] == "]":
+            return i
+        i += 1
+    return -1
+
+
+def _group_end(body: str, start: int) -> int:
+    """Index of the ")" closing the group opened at ``start``, or -1."""
+    depth = 0
+    i = start
+    while i < len(body):
+        char = body[i]
+        if char == "\\":
+            i += 2
+            continue
+        if char == "[":
+            i = _class_end(body, i)
+            if i < 0:
+                return -1
+        elif char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+            if depth == 0:
+                return i
+        i += 1
+    return -1
+
+
+def _leading_literal(alternative: str) -> tuple[str, str] | None:
+    """(its first character, the rest) when an alternative opens with one literal character
+    that no quantifier follows."""
+    if not alternative:
+        return None
+    char, rest = alternative[0], alternative[1:]
+    if char == "\\":
+        if len(alternative) < 2 or alternative[1].isalnum() or alternative[1] == "_":
+            return None  # \w, \d, \b, a back-reference...
+        char, rest = alternative[1], alternative[2:]
+    elif char in _META:
+        return None
+    if rest[:1] in _QUANTIFIERS:
+        return None
+    return char, rest
+
+
+def _expanded(alternative: str) -> list[tuple[str | re.Pattern[str], str]] | None:
+    """The alternative as alternatives tried in the same order, each (its first character, the
+    rest) or, where that cannot be had, (the atom it must start with, the whole of it); None
+    when even that is unknown (then the expression is not dispatched)."""
+    lead = _leading_literal(alternative)
+    if lead is not None:
+        return [lead]
+    if alternative.startswith("(?:"):
+        end = _group_end(alternative, 0)
+        if end < 0:
+            return None
+        inner, rest = alternative[3:end], alternative[end + 1 :]
+        optional = rest[:1] == "?"
+        if optional:
+            rest = rest[1:]
+            if not rest or rest[:1] in ("?", "+"):  # lazy, possessive, or empty after it
+                return None
+        elif rest[:1] in _QUANTIFIERS:
+            return _whole(alternative)
+        out: list[tuple[str | re.Pattern[str], str]] = []
+        # (?:x|y)rest tries x then rest, then y then rest: as xrest|yrest. (?:x)?rest as xrest|rest.
+        for choice in [*(x + rest for x in _alternatives(inner)), *([rest] if optional else [])]:
+            more = _expanded(choice)
+            if more is None:
+                return None
+            out += more
+            if len(out) > _EXPANSION_LIMIT:
+                return None
+        return out
+    if alternative.startswith("[") and not alternative.startswith("[^"):
+        end = _class_end(alternative, 0)
+        if end < 0:
+            return None
+        members, rest = alternative[1:end], alternative[end + 1 :]
+        if members and rest[:1] not in _QUANTIFIERS and not any(c in "\\-[]" for c in members):
+            return [(char, rest) for char in dict.fromkeys(members)]
+    return _whole(alternative)
+
+
+def _whole(alternative: str) -> list[tuple[str | re.Pattern[str], str]] | None:
+    atom = _first_atom(alternative)
+    return None if atom is None else [(atom, alternative)]
+
+
+def _first_atom(alternative: str) -> re.Pattern[str] | None:
+    r"""The one-character expression an alternative must start with ("\d" in "\d+th"); None
+    when its first character may be optional or is not a character (a lookahead, "\b")."""
+    head = alternative[:1]
+    if head == "\\":
+        escaped = alternative[1:2]
+        if escaped.isalpha() and escaped not in "dwsDWS":
+            return None  # \b, \A, a back-reference...: not one character
+        atom, rest = alternative[:2], alternative[2:]
+    elif head == "[":
+        end = _class_end(alternative, 0)
+        if end < 0:
+            return None
+        atom, rest = alternative[: end + 1], alternative[end + 1 :]
+    elif head == ".":
+        atom, rest = ".", alternative[1:]
+    elif head and head not in _META:
+        atom, rest = re.escape(head), alternative[1:]
+    else:
+        return None
+    if rest[:1] in ("?", "*"):
+        return None
+    if rest[:1] == "{" and not re.match(r"\{[1-9]\d*(?:,\d*)?\}", rest):
+        return None
+    return re.compile(atom)
+
+
+# Word-initial letters, most frequent first: the groups are tried in this order.
+_FREQUENT_FIRST = "tasiowcbpmfhdlrneguyvkjqxz"
+
+
+def _dispatched(tagged: list[tuple[int, str]]) -> tuple[re.Pattern[str], tuple[int, ...]] | None:
+    r"""``(?<!\w)(?:b1|b2|...)(?!\w)`` over the tagged bodies, grouped by first character; and
+    the tag of each capturing group (a match's ``lastindex``). None when a body does not lend
+    itself (a capturing group, an alternative whose first character is optional...).
+
+    An alternative that cannot be multiplied out ("\d+th") joins, unchanged, the group of every
+    character it can start with, and a last group tried where no other group's character is."""
+    if any(re.compile(body).groups for _tag, body in tagged):
+        return None  # capturing groups would be repeated and renumbered
+    # In order: (tag, first character, rest) or (tag, first atom, whole alternative).
+    entries: list[tuple[int, str | re.Pattern[str], str]] = []
+    for tag, body in tagged:
+        for alternative in _alternatives(body):
+            expanded = _expanded(alternative)
+            if expanded is None:
+                return None
+            entries.extend((tag, first, rest) for first, rest in expanded)
+    firsts = {first for _tag, first, _rest in entries if isinstance(first, str)}
+    order = sorted(firsts, key=lambda char: (_FREQUENT_FIRST.find(char) % 100, char))
+    tags: list[int] = [-1]
+
+    def pieces(char: str | None, members: list[tuple[int, str | re.Pattern[str], str]]) -> str:
+        """Members in order: runs of one tag after the character, and whole alternatives."""
+        out: list[str] = []
+        run: list[str] = []
+        run_tag = -1
+
+        def close() -> None:
+            if run:
+                tags.append(run_tag)
+                out.append(f"{re.escape(char or '')}(?:({'|'.join(run)}))")
+                run.clear()
+
+        for tag, first, rest in members:
+            if isinstance(first, str):
+                if run and tag != run_tag:
+                    close()
+                run_tag = tag
+                run.append(rest)
+            else:
+                close()
+                tags.append(tag)
+                out.append(f"({rest})")
+        close()
+        return "|".join(out)
+
+    groups: list[str] = []
+    for char in order:
+        members = [
+            e for e in entries if e[1] == char or (not isinstance(e[1], str) and e[1].match(char))
+        ]
+        if all(isinstance(first, str) for _tag, first, _rest in members):
+            groups.append(pieces(char, members))  # all start with char: "c(?:(..))|c(?:(..))"
+        else:
+            groups.append(f"(?={re.escape(char)})(?:{pieces(char, members)})")
+    unknown = [e for e in entries if not isinstance(e[1], str)]
+    if unknown:
+        groups.append(f"(?:{pieces(None, unknown)})")
+    regex = re.compile(r"(?<!\w)(?:" + "|".join(groups) + r")(?!\w)")
+    if regex.groups != len(tags) - 1:  # pragma: no cover - defensive
+        return None
+    return regex, tuple(tags)
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,8 +422,10 @@ class SentimentMarkers:
     delight: re.Pattern[str]
     gratitude: re.Pattern[str]
     idioms: re.Pattern[str] | None
-    # All four kinds in one expression, a named group each: one pass over the text, not four.
+    # All four kinds in one expression: one pass over the text, not four. A match's kind is
+    # ``every_kinds[match.lastindex]``.
     every: re.Pattern[str]
+    every_kinds: tuple[str, ...] = ()
     english: bool = True  # VADER's tone only reads English
 
     @classmethod
@@ -200,29 +440,40 @@ class SentimentMarkers:
         idioms: list[str] | tuple[str, ...] = (),
         english: bool = True,
     ) -> SentimentMarkers:
-        def join(base: str, extra: list[str] | tuple[str, ...]) -> re.Pattern[str]:
-            pattern = _words(base, *(fold(p) for p in extra))
+        def join(*bodies: str) -> re.Pattern[str]:
+            pattern = _words(*bodies)
             assert pattern is not None
             return pattern
 
         kinds = {
-            "anger": join(_ANGER_BODY, anger),
-            "frustration": join(_FRUSTRATION_BODY, frustration),
-            "delight": join(_DELIGHT_BODY, delight),
-            "polite": join(_POLITE_BODY, polite),
+            "anger": [_ANGER_BODY, *(fold(p) for p in anger)],
+            "frustration": [_FRUSTRATION_BODY, *(fold(p) for p in frustration)],
+            "delight": [_DELIGHT_BODY, *(fold(p) for p in delight)],
+            "polite": [_POLITE_BODY, *(fold(p) for p in polite)],
         }
-        every = re.compile(
-            r"(?<!\w)(?:"
-            + "|".join(f"(?P<{kind}>{_inner(regex)})" for kind, regex in kinds.items())
-            + r")(?!\w)"
-        )
+        names = tuple(kinds)
+        dispatched = _dispatched([(k, b) for k, name in enumerate(names) for b in kinds[name]])
+        if dispatched is not None:
+            every, tags = dispatched
+            every_kinds = tuple(names[tag] if tag >= 0 else "" for tag in tags)
+        else:
+            every = re.compile(
+                r"(?<!\w)(?:"
+                + "|".join(f"(?P<{name}>{_plain(kinds[name])})" for name in names)
+                + r")(?!\w)"
+            )
+            slots = [""] * (every.groups + 1)
+            for name, index in every.groupindex.items():
+                slots[index] = name
+            every_kinds = tuple(slots)
         return cls(
-            anger=kinds["anger"],
-            frustration=kinds["frustration"],
-            polite=kinds["polite"],
-            delight=kinds["delight"],
+            anger=join(*kinds["anger"]),
+            frustration=join(*kinds["frustration"]),
+            polite=join(*kinds["polite"]),
+            delight=join(*kinds["delight"]),
             every=every,
-            gratitude=join(_GRATITUDE_BODY, gratitude),
+            every_kinds=every_kinds,
+            gratitude=join(_GRATITUDE_BODY, *(fold(p) for p in gratitude)),
             idioms=_words(_IDIOMS_BODY, *(fold(p) for p in idioms)),
             english=english,
         )
@@ -314,8 +565,9 @@ def assess_sentiment(
     anger: list[str] = []
     frustration: list[str] = []
     polite = delighted = False
+    kinds = words.every_kinds
     for found in words.every.finditer(folded):
-        kind = found.lastgroup
+        kind = kinds[found.lastindex or 0] if kinds else found.lastgroup
         if kind == "anger":
             anger.append(found.group())
         elif kind == "frustration":

@@ -84,3 +84,81 @@ def test_dark_subject_matter_without_a_complaint_is_calm(text: str) -> None:
     # Tone alone is not distress: without a problem to complain about, grim words describe
     # the photos, not the customer's mood.
     assert assess_sentiment(text, complaint=False).label == "calm"
+
+
+# The marker expressions are dispatched on a word's first character (escalation/sentiment.py):
+# they must find exactly what the plain alternation of the same bodies finds.
+DISPATCH_BODIES = [
+    r"(?:third|fourth|3rd|\d+th) time|again and again",  # a leading group with a category
+    r"(?:es )?una verguenza|que verguenza",  # an optional leading group
+    r"[😡🤬]|rip[- ]?off|sick (?:and tired )?of",  # a class of emoji, classes inside
+    r"fed up|f\*+\w*|damn\w*|wtf",  # escapes after the first character
+    r"a|ab|abc",  # a shorter alternative first: the first that matches wins, as in the plain one
+]
+DISPATCH_TEXTS = [
+    "this is the 5th time, again and again, 3rd time lucky? ١٢th time",
+    "es una verguenza y que verguenza, una verguenza",
+    "😡 what a rip-off, a ripoff, sick and tired of it, sick of it",
+    "fed up, f***ing damned wtf",
+    "a ab abc abcd",
+]
+
+
+@pytest.mark.parametrize("text", DISPATCH_TEXTS)
+def test_dispatched_markers_find_what_the_plain_alternation_finds(text: str) -> None:
+    import re
+
+    from escalation.sentiment import _dispatched
+
+    tagged = list(enumerate(DISPATCH_BODIES))
+    dispatched = _dispatched(tagged)
+    assert dispatched is not None
+    regex, tags = dispatched
+    plain = re.compile(
+        r"(?<!\w)(?:" + "|".join(f"(?P<k{i}>{body})" for i, body in tagged) + r")(?!\w)"
+    )
+    found = [(m.span(), m.group(), tags[m.lastindex or 0]) for m in regex.finditer(text)]
+    expected = [
+        (m.span(), m.group(), int((m.lastgroup or "k-1")[1:])) for m in plain.finditer(text)
+    ]
+    assert found == expected
+    assert found
+
+
+def test_every_language_s_markers_are_dispatched_and_read_as_the_plain_ones() -> None:
+    """The policy's lexicons add their own markers: each language's expression is dispatched and
+    reads a text of its own marker words as the plain alternation of the same bodies does."""
+    import re
+    from pathlib import Path
+
+    from escalation import sentiment
+    from escalation.folding import fold
+    from escalation.policy import load_policy
+
+    policy = load_policy(Path(__file__).resolve().parent.parent / "config" / "policy.toml")
+    bases = {
+        "anger": sentiment._ANGER_BODY,
+        "frustration": sentiment._FRUSTRATION_BODY,
+        "delight": sentiment._DELIGHT_BODY,
+        "polite": sentiment._POLITE_BODY,
+    }
+    for code in policy.compiled.languages:
+        markers = policy.compiled.reader(code).markers
+        assert len(markers.every_kinds) > 5, code  # dispatched: a group per run of one kind
+        lexicon = policy.lexicons.get(code)
+        extra = {kind: getattr(lexicon.sentiment, kind) if lexicon else [] for kind in bases}
+        plain = re.compile(
+            r"(?<!\w)(?:"
+            + "|".join(
+                f"(?P<{kind}>" + "|".join(f"(?:{b})" for b in [base, *map(fold, extra[kind])]) + ")"
+                for kind, base in bases.items()
+            )
+            + r")(?!\w)"
+        )
+        words = [w for kind in bases for w in extra[kind]] or ["unacceptable, thanks"]
+        text = fold(" and ".join(re.sub(r"[\\()?|*+\[\]{}]", " ", w) for w in words))
+        found = [
+            (m.span(), markers.every_kinds[m.lastindex or 0]) for m in markers.every.finditer(text)
+        ]
+        assert found == [(m.span(), m.lastgroup) for m in plain.finditer(text)], code
+        assert found, code
