@@ -29,11 +29,13 @@ FOLD_TABLE = _fold_table()
 
 # An apostrophe before an English contraction ending is dropped ("can't", "it's", "foto's"), and
 # so is one that opens or closes a word ("customers' invoices", "the 'Family' album"); any other
-# apostrophe separates words ("l'album", "j'ai", "dell'app").
-DROPPED = re.compile(
-    rf"[{APOSTROPHES}](?=(?:t|s|re|ve|ll|d|m)(?![^\W\d_]))"
-    rf"|(?<!\w)[{APOSTROPHES}]|[{APOSTROPHES}](?!\w)"
+# apostrophe separates words ("l'album", "j'ai", "dell'app"). DROPPED_AFTER: what must hold just
+# after an apostrophe for it to be dropped (escalation/matching.py reads it too).
+DROPPED_AFTER = (
+    r"(?=(?:t|s|re|ve|ll|d|m)(?![^\W\d_]))"
+    rf"|(?<!\w[{APOSTROPHES}])|(?!\w)"
 )
+DROPPED = re.compile(rf"[{APOSTROPHES}](?:{DROPPED_AFTER})")
 ELISION = re.compile(rf"[{APOSTROPHES}]")
 
 
@@ -45,9 +47,17 @@ def lower(text: str) -> str:
     return lowered
 
 
+def fold_case(text: str) -> str:
+    """Lower-cased and accents folded (ASCII text has no accents to fold)."""
+    lowered = lower(text)
+    return lowered if lowered.isascii() else lowered.translate(FOLD_TABLE)
+
+
 def fold(text: str) -> str:
     """Lower-cased, accents folded, apostrophes resolved (see the module docstring)."""
-    folded = lower(text).translate(FOLD_TABLE)
+    folded = fold_case(text)
+    if ELISION.search(folded) is None:  # no apostrophe at all: nothing to resolve
+        return folded
     return ELISION.sub(" ", DROPPED.sub("", folded))
 
 

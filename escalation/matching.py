@@ -15,7 +15,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from escalation.folding import APOSTROPHES, DROPPED, FOLD_TABLE, fold_pattern, lower
+from escalation.folding import APOSTROPHES, DROPPED_AFTER, fold_case, fold_pattern
 from escalation.models import TEAMS, Priority
 from escalation.policy import PolicyError, normalise_category
 from escalation.sentiment import ENGLISH, SentimentMarkers, SentimentThresholds
@@ -28,9 +28,15 @@ if TYPE_CHECKING:
 # ---------------------------------------------------------------------------------------------
 
 # Apostrophes resolved as escalation/folding.py says (dropped, or parting words), space runs
-# collapsed.
+# collapsed. Every match opens with an apostrophe or a space character, so the expression opens
+# with that one class (the regex engine then scans for it in C) and looks behind at the character
+# it took to tell the branches apart: a dropped apostrophe, any other apostrophe, a line break
+# and the spaces around it, a run of spaces, any other space character.
 _NORMALISE = re.compile(
-    rf"(?P<dropped>{DROPPED.pattern})|[{APOSTROPHES}]|[^\S\n]*\n\s*|[^\S\n]{{2,}}|[^\S\n ]"
+    rf"[{APOSTROPHES}\s](?:"
+    rf"(?P<dropped>(?<=[{APOSTROPHES}])(?:{DROPPED_AFTER}))"
+    rf"|(?<=[{APOSTROPHES}])|(?<=\n)\s*|(?<=[^\S\n])[^\S\n]*\n\s*|(?<=[^\S\n])[^\S\n]+"
+    r"|(?<=[^\S\n ]))"
 )
 
 
@@ -46,7 +52,7 @@ class Text:
 
     @classmethod
     def of(cls, text: str) -> Text:
-        lowered = lower(text).translate(FOLD_TABLE)
+        lowered = fold_case(text)
         pieces: list[str] = []
         starts, shifts = [0], [0]
         pos = npos = 0
