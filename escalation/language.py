@@ -36,9 +36,9 @@ _FOREIGN = frozenset(
 )
 
 
-def _plainly_english(tokens: list[str], ascii_only: bool = False) -> bool:
-    words = [t.replace("'", "") for t in tokens]
-    hits = sum(t in _ENGLISH_ONLY for t in words)
+def _plainly_english(tokens: list[str], ascii_only: bool = False, quotes: bool = True) -> bool:
+    words = [t.replace("'", "") for t in tokens] if quotes else tokens
+    hits = sum(map(_ENGLISH_ONLY.__contains__, words))
     if hits >= 3 and hits * 6 >= len(words):
         return True
     return ascii_only and hits >= 2 and _FOREIGN.isdisjoint(words)
@@ -57,11 +57,12 @@ def _detector(languages: tuple[str, ...]) -> Any:
 def detect_language(text: str, languages: tuple[str, ...]) -> str:
     """The ISO 639-1 code of ``text`` among ``languages`` (English when unsure or alone)."""
     sample = text[:SAMPLE_CHARS]
-    tokens = _TOKEN.findall(sample.lower())
+    lowered = sample.lower()
+    tokens = _TOKEN.findall(lowered)
     if (
         len(languages) < 2
         or sum(map(len, tokens)) < 12
-        or _plainly_english(tokens, sample.isascii())
+        or _plainly_english(tokens, sample.isascii(), "'" in lowered)
     ):
         return DEFAULT
     found = _detector(tuple(sorted(languages))).detect_language_of(sample)

@@ -445,9 +445,16 @@ class LanguageReader:
                 merged.extend(hits)
                 merged.sort(key=lambda h: (h.start, -h.end))
         hypothetical = [h.start for h in raw.get(HYPOTHETICAL, [])]
+        seen: dict[int, bool] = {}  # hits of several owners often start at the same word
+
+        def negated(start: int) -> bool:
+            found = seen.get(start)
+            if found is None:
+                found = seen[start] = self.negation.negated(norm, start)
+            return found
 
         def counts(hit: Hit) -> bool:
-            if self.negation.negated(norm, hit.start):
+            if negated(hit.start):
                 return False
             return not any(
                 start <= hit.start and not _SENTENCE_BREAK.search(norm, start, hit.start)
@@ -467,7 +474,7 @@ class LanguageReader:
                 if owner in _HYPOTHETICAL_SCOPE:
                     kept = [h for h in kept if counts(h)]
                 elif owner not in (AT_STAKE_NOUNS, HYPOTHETICAL, RESOLUTION):
-                    kept = [h for h in kept if not self.negation.negated(norm, h.start)]
+                    kept = [h for h in kept if not negated(h.start)]
                 if kept:
                     phrases[owner] = kept
                 continue

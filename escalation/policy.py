@@ -16,6 +16,7 @@ Pure domain code: no I/O at import time (``load_policy`` reads the file when cal
 from __future__ import annotations
 
 import difflib
+import functools
 import re
 import tomllib
 from collections.abc import Sequence
@@ -60,11 +61,13 @@ _DURATION = re.compile(
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
+@functools.lru_cache(maxsize=256)
 def parse_duration_seconds(text: str) -> int:
     """Seconds in "30s", "15m", "15 min", "1h", "4 hours", "24h", "1d" or "immediate" (0).
 
     Raises ValueError for anything else ("2hrs", "soon"): an SLA must be unambiguous. Seconds
-    exist for test and benchmark policies with second-scale targets.
+    exist for test and benchmark policies with second-scale targets. Cached: triage reads a
+    scenario's response target for every candidate it ranks.
     """
     if text.strip().lower() == "immediate":
         return 0
