@@ -670,10 +670,9 @@ def status_of(state: RunState, now: datetime) -> EscalationStatus:
     return status
 
 
-def queue_entry(state: RunState, now: datetime) -> QueueEntry:
-    """Step 9: what the agents' queue shows for this episode."""
+def queue_entry(state: RunState, status: EscalationStatus) -> QueueEntry:
+    """Step 9: what the agents' queue shows for this episode (`status`: its status_of)."""
     package, decision = state.escalation()
-    status = status_of(state, now)
     return QueueEntry(
         ticket_id=state.ticket_id,
         episode_id=state.episode.id,
@@ -696,9 +695,8 @@ def queue_entry(state: RunState, now: datetime) -> QueueEntry:
     )
 
 
-def queue_view(state: RunState, now: datetime) -> tuple[object, ...]:
+def queue_view(entry: QueueEntry) -> tuple[object, ...]:
     """What the queue row shows that can change: a new view means Step 9 writes again."""
-    entry = queue_entry(state, now)
     return (
         entry.state,
         entry.team,
@@ -711,12 +709,11 @@ def queue_view(state: RunState, now: datetime) -> tuple[object, ...]:
 
 
 def search_attributes(
-    state: RunState, now: datetime, *, with_ticket: bool = False
+    state: RunState, status: EscalationStatus, *, with_ticket: bool = False
 ) -> list[SearchAttributeUpdate[Any]]:
     """What ops filter on in the Temporal UI: priority, team, SLA due time, and once
     (`with_ticket`) the customer's tier and the 🔥 flag. No PII, ever."""
     package, decision = state.escalation()
-    status = status_of(state, now)
     assert status.team and status.priority
     due = status.sla_due_at
     updates: list[SearchAttributeUpdate[Any]] = [
@@ -732,9 +729,8 @@ def search_attributes(
     return updates
 
 
-def details_line(state: RunState, now: datetime) -> str:
+def details_line(status: EscalationStatus) -> str:
     """The run's current details in the Temporal UI."""
-    status = status_of(state, now)
     if status.state in (State.RESOLVED, State.AUTO_RESPONSE):
         return f"Finished: {status.state.value}."
     due = status.sla_due_at

@@ -102,7 +102,7 @@ def test_a_refused_address_is_recorded_everywhere_and_alerts_the_team() -> None:
     assert alert.key == "T-1:run-1:customer_not_notified"
     assert logged(state) == ["customer_not_notified"]
     assert state.work[0].event["reason"] == reason
-    entry = handling.queue_entry(state, T0)
+    entry = handling.queue_entry(state, handling.status_of(state, T0))
     assert (entry.customer_notified, entry.customer_notice) == (False, reason)
 
 
@@ -168,7 +168,8 @@ def test_a_paused_clock_shows_paused_and_no_manager_deadline() -> None:
     status = handling.status_of(state, T0 + timedelta(hours=1))
     assert status.paused and status.state is EscalationStateName.WAITING_ON_CUSTOMER
     assert status.manager_escalation_at is None
-    assert handling.queue_entry(state, T0 + timedelta(hours=1)).paused
+    later = T0 + timedelta(hours=1)
+    assert handling.queue_entry(state, handling.status_of(state, later)).paused
     [alert] = handling.customer_replied(
         state, CustomerReply(text="Here it is"), T0 + timedelta(hours=1)
     )

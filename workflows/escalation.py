@@ -41,6 +41,7 @@ with workflow.unsafe.imports_passed_through():
         EscalationStateName,
         EscalationStatus,
         KnownSolutionAnswer,
+        QueueEntry,
         Reassign,
         ResolveInput,
         SatisfactionInput,
@@ -280,9 +281,11 @@ class EscalationWorkflow:
         rules = await self.load_sla_rules()
         summary = await self.write_summary(package, decision)
         handling.begin_escalation(self.state, package, decision, rules, summary, escalated_at)
+        status = handling.status_of(self.state, workflow.now())
         workflow.upsert_search_attributes(
-            handling.search_attributes(self.state, workflow.now(), with_ticket=True)
+            handling.search_attributes(self.state, status, with_ticket=True)
         )
+        entry = handling.queue_entry(self.state, status)
         record = EscalationRecord(
             assignment=handling.assignment(self.state),
             log=handling.log_entry(
@@ -290,7 +293,7 @@ class EscalationWorkflow:
                 "escalated",
                 handling.escalated_event(self.state, input.received_at, workflow.now()),
             ),
-            queue=handling.queue_entry(self.state, workflow.now()),
+            queue=entry,
         )
         await workflow.execute_activity_method(
             RecordActivities.record_escalation,
@@ -299,7 +302,8 @@ class EscalationWorkflow:
             retry_policy=IO_RETRY,
             summary="Steps 6, 7 and 9: assignment, log and queue row in one transaction",
         )
-        self._shown = handling.queue_view(self.state, workflow.now())
+        # The view as it reads after the write (an update may have been applied meanwhile).
+        self._shown = handling.queue_view(handling.queue_entry(self.state, self.status()))
         self._set_state(handling.current_state(self.state, workflow.now()))
         self.deliveries.acknowledge_customer()
 
@@ -432,20 +436,24 @@ class EscalationWorkflow:
     async def _show_state(self) -> None:
         """Keep the search attributes, the current details and the queue row current."""
         now = workflow.now()
-        if handling.queue_view(self.state, now) != self._shown:
-            state = handling.current_state(self.state, now)
-            self._set_state(state)
-            workflow.upsert_search_attributes(handling.search_attributes(self.state, now))
-            if state is not State.RESOLVED:
-                await self.update_dashboard()
-        workflow.set_current_details(handling.details_line(self.state, now))
+        status = handling.status_of(self.state, now)
+        entry = handling.queue_entry(self.state, status)
+        if handling.queue_view(entry) != self._shown:
+            self._set_state(status.state)
+            workflow.upsert_search_attributes(handling.search_attributes(self.state, status))
+            if status.state is not State.RESOLVED:
+                await self.update_dashboard(entry)
+                status = handling.status_of(self.state, now)  # handlers may have run meanwhile
+        workflow.set_current_details(handling.details_line(status))
 
-    async def update_dashboard(self) -> None:
+    async def update_dashboard(self, entry: QueueEntry | None = None) -> None:
         """Step 9: the agents' queue row (the search attributes are kept by _set_state)."""
-        self._shown = handling.queue_view(self.state, workflow.now())
+        if entry is None:
+            entry = handling.queue_entry(self.state, self.status())
+        self._shown = handling.queue_view(entry)
         await workflow.execute_activity_method(
             DashboardActivities.update_dashboard,
-            handling.queue_entry(self.state, workflow.now()),
+            entry,
             start_to_close_timeout=IO_TIMEOUT,
             retry_policy=IO_RETRY,
             summary="Step 9: update the agents' queue",
