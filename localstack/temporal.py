@@ -24,7 +24,7 @@ from types import TracebackType
 from typing import IO, Any, TypeVar
 
 from google.protobuf.duration_pb2 import Duration
-from temporalio.api.enums.v1 import IndexedValueType, PendingActivityState
+from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import (
     AddSearchAttributesRequest,
     ListSearchAttributesRequest,
@@ -443,23 +443,40 @@ async def skip_time(env: WorkflowEnvironment, duration: timedelta) -> None:
     )
 
 
+async def assert_clock_skips(env: WorkflowEnvironment) -> None:
+    """Fail when the test server's clock no longer skips.
+
+    The clock stays locked for good when an activity's completion is refused (its run was
+    terminated or continued as new while the attempt ran); from then on a skip passes in real
+    time, so a 10-second skip that takes nearly 10 s of real time means the clock is locked.
+    """
+    probe = timedelta(seconds=10)
+    started = time.monotonic()
+    await skip_time(env, probe)
+    if time.monotonic() - started > 0.9 * probe.total_seconds():
+        raise AssertionError(
+            "the time-skipping clock is locked: an activity's completion was refused "
+            "(terminated or continued-as-new while it ran)"
+        )
+
+
 async def terminate_when_idle(handle: WorkflowHandle[Any, Any], reason: str = "test done") -> None:
-    """Terminate a run once none of its activities is running.
+    """Terminate a run once nothing of it is in flight: no activity pending and its history
+    unchanged over three looks 0.1 s apart (the test server's describe shows neither a
+    running workflow task nor, always, a running activity).
 
     The time-skipping test server keeps its clock locked for good when a run is terminated
-    while one of its activities runs (reproduced: a 1-hour skip after that never returns), so
-    every later test of the module would hang on its first skip.
+    while one of its activities or workflow tasks runs (reproduced: a 1-hour skip after that
+    never returns), so every later test of the module would hang on its first skip.
     """
-    started = PendingActivityState.PENDING_ACTIVITY_STATE_STARTED
+    looks: list[tuple[str, int]] = []
     async with asyncio.timeout(60):
-        while True:
-            described = await handle.describe()
-            running = [
-                activity
-                for activity in described.raw_description.pending_activities
-                if activity.state == started
-            ]
-            if not running:
-                break
-            await asyncio.sleep(0.05)
+        while len(looks) < 3 or len(set(looks[-3:])) > 1:
+            described = (await handle.describe()).raw_description
+            info = described.workflow_execution_info
+            if described.pending_activities:
+                looks.clear()
+            else:
+                looks.append((info.execution.run_id, info.history_length))
+            await asyncio.sleep(0.1)
     await handle.terminate(reason)

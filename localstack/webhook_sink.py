@@ -1,12 +1,14 @@
 """A webhook receiver on 127.0.0.1, standing in for the chat service or the ticketing system
 the service posts to: a plain HTTP/1.1 server, one request per connection, that hands each
-request to `answer` and replies with the status it returns. The tests and the bench build
+request to `answer` and replies with the status it returns (or awaits, to hold a request
+in flight). The tests and the bench build
 their receivers on it, as they build their mail probes on the SMTP sink."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+import inspect
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from http import HTTPStatus
 
@@ -24,7 +26,7 @@ class WebhookRequest:
 class WebhookSink:
     """`answer(request)` → the HTTP status to reply with (2xx: "ok", else an error body)."""
 
-    def __init__(self, answer: Callable[[WebhookRequest], int]) -> None:
+    def __init__(self, answer: Callable[[WebhookRequest], int | Awaitable[int]]) -> None:
         self.answer = answer
         self.port = 0
         self._server: asyncio.Server | None = None
@@ -50,7 +52,8 @@ class WebhookSink:
                 name, _, value = line.decode("latin-1").partition(":")
                 headers[name.strip().lower()] = value.strip()
             body = await reader.readexactly(int(headers.get("content-length", "0")))
-            status = self.answer(WebhookRequest(method, path, headers, body))
+            answered = self.answer(WebhookRequest(method, path, headers, body))
+            status = await answered if inspect.isawaitable(answered) else answered
             ok = 200 <= status < 300
             reply = b"ok" if ok else b'{"error": "down"}'
             writer.write(

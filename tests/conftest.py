@@ -103,19 +103,23 @@ class ReceivedRequest:
 
 class WebhookReceiver(WebhookSink):
     """A real HTTP/1.1 endpoint on 127.0.0.1 that records every request; `fail_next` makes it
-    answer 500 to that many requests first, like a chat service having an outage."""
+    answer 500 to that many requests first, like a chat service having an outage; while
+    `answering` is cleared every request waits for its answer, like a chat service that is slow."""
 
     def __init__(self) -> None:
         super().__init__(self._record)
         self.fail_next = 0
         self.requests: list[ReceivedRequest] = []
+        self.answering = asyncio.Event()
+        self.answering.set()
 
-    def _record(self, request: WebhookRequest) -> int:
+    async def _record(self, request: WebhookRequest) -> int:
         status = 500 if self.fail_next else 200
         self.fail_next = max(0, self.fail_next - 1)
         self.requests.append(
             ReceivedRequest(request.method, request.path, request.headers, request.body, status)
         )
+        await self.answering.wait()
         return status
 
     def for_ticket(self, ticket_id: str) -> list[ReceivedRequest]:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import asyncpg
 import pytest
+from temporalio.api.enums.v1 import PendingActivityState
 from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.testing import WorkflowEnvironment
 
@@ -30,8 +31,13 @@ from escalation.models import TicketPayload
 from escalation.run_state import EscalationInput
 from escalation.sla import AlertRecord
 from localstack.smtp import SmtpSink
-from localstack.temporal import skip_time, start_time_skipping_env, terminate_when_idle
-from tests.conftest import WebhookReceiver, load_example, policy_with_webhooks
+from localstack.temporal import (
+    assert_clock_skips,
+    skip_time,
+    start_time_skipping_env,
+    terminate_when_idle,
+)
+from tests.conftest import WebhookReceiver, eventually, load_example, policy_with_webhooks
 from tests.test_replay import record_and_replay
 from worker import create_worker
 from workflows.escalation import EscalationWorkflow
@@ -52,6 +58,14 @@ async def skipping_env() -> AsyncIterator[WorkflowEnvironment]:
     env = await start_time_skipping_env()
     yield env
     await env.shutdown()
+
+
+@pytest.fixture(autouse=True)
+async def clock_left_skipping(skipping_env: WorkflowEnvironment) -> AsyncIterator[None]:
+    """Every test of the module shares one server clock: one that a test leaves locked would
+    turn every later skip into real time, so the test that locks it fails, not the next."""
+    yield
+    await assert_clock_skips(skipping_env)
 
 
 @pytest.fixture
@@ -127,6 +141,14 @@ class Monitor:
 
     async def sleep(self, **duration: float) -> None:
         await skip_time(self.env, timedelta(**duration))
+
+
+async def handing_over(handle: WorkflowHandle) -> bool:
+    """True once the run waits on its in-flight activities, each asked to cancel."""
+    described = (await handle.describe()).raw_description
+    pending = described.pending_activities
+    requested = PendingActivityState.PENDING_ACTIVITY_STATE_CANCEL_REQUESTED
+    return bool(pending) and all(activity.state == requested for activity in pending)
 
 
 def ticket(**fields: object) -> TicketPayload:
@@ -381,6 +403,34 @@ async def test_300_replies_continue_as_new_keeping_every_deadline_and_alert(
     await monitor.sleep(hours=1)
     [breach] = await monitor.delivered(handle, "response_breach")
     assert breach.due_at == before.response_due_at
+    await terminate_when_idle(handle)
+
+
+async def test_alerts_in_flight_at_continue_as_new_are_let_finish_and_not_sent_again(
+    monitor: Monitor,
+) -> None:
+    handle = await monitor.start(ticket(), continue_as_new_after_events=150)
+    ticket_id = handle.id.removeprefix("escalation-")
+    monitor.webhook.answering.clear()  # the chat service is slow: every post waits
+    replies = 40
+    for n in range(replies):
+        await handle.signal(EscalationWorkflow.customer_replied, CustomerReply(text=f"ping {n}"))
+    # The run continues as new while its alert posts are still in flight: it asked to cancel
+    # them and waits for their attempts to finish.
+    await monitor.until(handle, lambda s: s.customer_replies == replies)
+    await eventually(lambda: handing_over(handle))
+    assert (await monitor.status(handle)).runs == 1
+    monitor.webhook.answering.set()
+    after = await monitor.until(handle, lambda s: s.runs > 1, within=60)
+    delivered = await monitor.delivered(handle, "customer_replied", count=replies)
+    assert all(alert.failed is None for alert in delivered)
+    posts = [
+        r.headers["idempotency-key"]
+        for r in monitor.webhook.for_ticket(ticket_id)
+        if "customer replied" in r.json()["text"].lower()
+    ]
+    assert len(posts) == replies == len(set(posts))  # each alert posted once, none again
+    assert after.customer_replies == replies
     await terminate_when_idle(handle)
 
 

@@ -31,7 +31,7 @@ from escalation.models import Priority, TicketPayload
 from escalation.run_state import EscalationInput
 from localstack.postgres import EmbeddedPostgres
 from localstack.smtp import SmtpSink
-from localstack.temporal import start_time_skipping_env
+from localstack.temporal import assert_clock_skips, start_time_skipping_env
 from tests.conftest import eventually, load_example
 from tests.test_cli import run_cli
 from tests.test_replay import record_and_replay
@@ -45,6 +45,13 @@ async def skipping_env() -> AsyncIterator[WorkflowEnvironment]:
     env = await start_time_skipping_env()
     yield env
     await env.shutdown()
+
+
+@pytest.fixture(autouse=True)
+async def clock_left_skipping(skipping_env: WorkflowEnvironment) -> AsyncIterator[None]:
+    """The module shares one server clock: the test that leaves it locked fails, not the next."""
+    yield
+    await assert_clock_skips(skipping_env)
 
 
 @pytest.fixture

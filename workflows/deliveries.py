@@ -1,9 +1,9 @@
 """The escalation run's deliveries in the background: Step 5 (the customer's acknowledgement)
 and Step 8's alerts. Neither ever holds up the team, a deadline, the resolution or a
 continue-as-new: a channel that is down is retried here while the run goes on; at
-continue-as-new what is in flight is handed over to the next run (same keys: a channel that
-already took it is not sent it again); at resolution it gets a short grace, then what did not
-get out is recorded."""
+continue-as-new an attempt in flight is let finish and a retry waiting out its backoff is
+handed over to the next run (same keys: a channel that already took it is not sent it again);
+at resolution it gets a short grace, then what did not get out is recorded."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 from temporalio.exceptions import TimeoutError as ActivityTimeout
+from temporalio.workflow import ActivityCancellationType
 
 with workflow.unsafe.imports_passed_through():
     from activities.alerts import AlertActivities
@@ -35,6 +36,10 @@ ACK_TIMEOUT = timedelta(seconds=30)
 ALERT_GIVE_UP = timedelta(hours=24)
 # Resolution waits this long for deliveries in flight, then records what did not get out.
 GRACE = timedelta(seconds=30)
+# A hand-over lets an attempt in flight finish (at most its start-to-close) and keeps its
+# outcome; only a retry waiting out its backoff is cancelled outright. Abandoning a running
+# attempt would make the next run send it again, and its late completion would be refused.
+LET_ATTEMPT_FINISH = ActivityCancellationType.WAIT_CANCELLATION_COMPLETED
 
 
 class Deliveries:
@@ -66,6 +71,7 @@ class Deliveries:
                 start_to_close_timeout=ACK_TIMEOUT,
                 schedule_to_close_timeout=timedelta(seconds=rules.acknowledgement_give_up),
                 retry_policy=DELIVERY_RETRY,
+                cancellation_type=LET_ATTEMPT_FINISH,
                 summary="Step 5: acknowledge the customer by email",
             )
         except ActivityError as error:
@@ -102,6 +108,7 @@ class Deliveries:
                 start_to_close_timeout=ALERT_TIMEOUT,
                 schedule_to_close_timeout=ALERT_GIVE_UP,
                 retry_policy=DELIVERY_RETRY,
+                cancellation_type=LET_ATTEMPT_FINISH,
                 summary=f"Step 8: alert {spec.kind} to {alert.team} ({spec.audience})",
             )
             handling.alert_delivered(self.state, spec.key, workflow.now())
@@ -122,7 +129,8 @@ class Deliveries:
             self.acknowledge_customer()
 
     async def hand_over(self) -> None:
-        """Cancel what is in flight; it stays in the state for the next run to resume."""
+        """Cancel what is in flight; what did not get out stays in the state for the next run
+        to resume (an attempt already running is let finish, and counts if it succeeds)."""
         tasks = list(self._alerts.values())
         if self._acknowledging is not None:
             tasks.append(self._acknowledging)
