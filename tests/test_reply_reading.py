@@ -121,6 +121,29 @@ def test_a_grateful_reply_in_french_does_not_lift(
     assert assessment.sentiment in ("positive", "calm")
 
 
+# Shouted thanks beside the good news, in every shipped language: the language's own words of
+# thanks make the capitals and "!!!" emphatic (Italian, Portuguese and "je vous remercie" read
+# angry and lifted the ticket while their languages had no such words).
+SHOUTED_THANKS = {
+    "en": "THANK YOU SO MUCH!!! The slideshow PLAYS again!!!",
+    "es": "¡¡¡MUCHAS GRACIAS!!! ¡¡¡La presentación FUNCIONA otra vez!!!",
+    "de": "VIELEN DANK!!! Die Diashow LÄUFT wieder!!!",
+    "fr": "JE VOUS REMERCIE INFINIMENT!!! Le diaporama MARCHE de nouveau!!!",
+    "it": "VI RINGRAZIO TANTISSIMO!!! La presentazione FUNZIONA di nuovo!!!",
+    "pt": "MUITO OBRIGADA!!! A apresentação FUNCIONA de novo!!!",
+    "nl": "HARTELIJK DANK!!! De diavoorstelling WERKT weer!!!",
+}
+
+
+@pytest.mark.parametrize("language", list(SHOUTED_THANKS))
+def test_shouted_thanks_do_not_lift_in_any_language(
+    policy: Policy, p2_problem: TriageDecision, language: str
+) -> None:
+    assessment = reply_assessment(p2_problem, SHOUTED_THANKS[language], policy)
+    assert not assessment.angry, assessment
+    assert assessment.lift_to is None
+
+
 def test_an_angry_reply_does_not_lift_a_question_or_a_ticket_at_the_floor(
     policy: Policy, p2_problem: TriageDecision
 ) -> None:
