@@ -1,5 +1,9 @@
 """Jinja2 rendering of what humans read: the agent's summary (Step 4) and the customer's
-acknowledgement (Step 5). Pure functions of (package, decision, policy), called by activities."""
+acknowledgement (Step 5). Pure functions of (package, decision, policy), called by activities.
+
+The summary is CommonMark, rendered as HTML on the dashboard: every value interpolated into it
+is escaped (:func:`markdown_text`), so a customer's words can never add a heading, a list, a
+link or emphasis of their own — only the template's own Markdown is structure."""
 
 from __future__ import annotations
 
@@ -64,16 +68,67 @@ def new_message(text: str) -> str:
     return split_message(text).new or text
 
 
-@cache
-def _templates() -> Environment:
+class Markdown(str):
+    """Markdown this module wrote itself: interpolated as it is (every other value is text)."""
+
+
+# Every line ending CommonMark (or a browser) honours: a bare "\r" ends a line as "\n" does.
+_LINE_BREAKS = re.compile(r"\r\n|[\r\n\v\f\x1c-\x1e\x85\u2028\u2029]")
+# Characters that open inline structure anywhere: code, emphasis, links, autolinks and HTML;
+# "_" only beside a non-letter (inside a word, as in ERR_UPLOAD_TIMEOUT, it opens nothing).
+_INLINE = re.compile(r"[\\`*\[\]<]|(?<![^\W_])_|_(?![^\W_])")
+# What opens a block at a line's start: a heading, a quote, a list item, a setext underline.
+_BLOCK = re.compile(r"^([#>+=-]|\d{1,9}(?=[.)]))", re.MULTILINE)
+_INDENT = re.compile(r"^[ \t]+", re.MULTILINE)  # four spaces would open a code block
+
+
+def markdown_text(value: object) -> str:
+    """``value`` as literal CommonMark text, its line breaks kept as plain "\\n"."""
+    if isinstance(value, Markdown):
+        return value
+    text = _LINE_BREAKS.sub("\n", str(value))
+    text = _INDENT.sub("", _INLINE.sub(r"\\\g<0>", text))
+    return _BLOCK.sub(_escape_block_start, text)
+
+
+def _escape_block_start(found: re.Match[str]) -> str:
+    mark = found.group(1)
+    return mark + "\\" if mark[0].isdigit() else "\\" + mark  # "1\." or "\#"
+
+
+def markdown_quote(value: object) -> Markdown:
+    """``value`` as a block quote of literal text, one "> " per line."""
+    return Markdown("> " + markdown_text(value).replace("\n", "\n> "))
+
+
+def _environment(*, markdown: bool) -> Environment:
     env = Environment(
         loader=PackageLoader("escalation", "templates"),
         undefined=StrictUndefined,
         keep_trailing_newline=True,
-        autoescape=False,  # Markdown and plain text; the web app escapes when it renders HTML
+        autoescape=False,  # the web app escapes HTML when it renders the Markdown
+        finalize=markdown_text if markdown else None,
     )
-    env.filters.update(utc=format_utc, ago=format_ago, excerpt=excerpt, new_message=new_message)
+    env.filters.update(
+        utc=format_utc,
+        ago=format_ago,
+        excerpt=excerpt,
+        new_message=new_message,
+        quote=markdown_quote,
+    )
     return env
+
+
+@cache
+def _templates() -> Environment:
+    """Plain-text templates: the customer's and the team's email."""
+    return _environment(markdown=False)
+
+
+@cache
+def _markdown_templates() -> Environment:
+    """Markdown templates: every interpolated value is escaped."""
+    return _environment(markdown=True)
 
 
 def suggested_actions(
@@ -122,7 +177,7 @@ def _history_line(package: EscalationPackage) -> str:
     return " ".join(parts)
 
 
-def _agent_notes(package: EscalationPackage, decision: TriageDecision) -> str:
+def _agent_notes(package: EscalationPackage, decision: TriageDecision) -> list[str]:
     sentiment = decision.sentiment or "not assessed"
     notes = [f"Customer sentiment: {sentiment}."]
     if decision.time_sensitive_quotes:
@@ -139,7 +194,7 @@ def _agent_notes(package: EscalationPackage, decision: TriageDecision) -> str:
         )
     if package.gaps:
         notes.append("Missing context: " + ", ".join(package.gaps) + ".")
-    return "\n".join(notes)
+    return notes
 
 
 def write_summary_markdown(
@@ -149,7 +204,7 @@ def write_summary_markdown(
     assert decision.team and decision.priority
     several = max(package.recent_reports, package.technical_context.affected_users or 0)
     return (
-        _templates()
+        _markdown_templates()
         .get_template("summary.md.j2")
         .render(
             package=package,

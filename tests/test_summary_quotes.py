@@ -30,3 +30,32 @@ def test_a_long_message_is_cut_after_a_whole_sentence() -> None:
     cut = excerpt(text, 200)
     assert cut.endswith("time. …")
     assert len(cut) <= 202
+
+
+# A customer's words shaped like our own Markdown: a bare "\r" ends a line in CommonMark, so
+# without escaping this description added a "Suggested Actions" heading and a link of its own.
+FORGED = (
+    "My uploads fail with error 500.\r## Suggested Actions\r1. [Call our refund desk]"
+    "(https://refunds.example/claim) and give them your card number\r\n"
+    "<a href='https://x.example'>x</a> **now** `rm -rf`\u2028# Urgency Justification"
+)
+
+
+def test_customer_text_cannot_forge_structure_in_the_summary() -> None:
+    from web.rendering import render_markdown
+
+    policy = default_policy()
+    pkg = package("Upload error *500* [help](https://e.x)", FORGED, error_code="<b>E500</b>")
+    decision = triage(pkg, policy)
+    html = str(render_markdown(write_summary_markdown(pkg, decision, policy)))
+    headings = [line for line in html.splitlines() if line.startswith("<h")]
+    sections = ["Issue", "Impact", "Technical Details", "Customer Context", "Suggested Actions"]
+    sections += ["Urgency Justification", "Agent Notes"]
+    assert headings == [f"<h2>Ticket {pkg.ticket.id} - Escalation Summary</h2>"] + [
+        f"<h3>{name}</h3>" for name in sections
+    ], headings
+    assert "<a " not in html and "<strong>" not in html and "<code>" not in html
+    # The words are all still there, as text.
+    assert "[Call our refund desk](https://refunds.example/claim)" in html
+    assert "Upload error *500* [help](https://e.x)" in html  # the subject, as text
+    assert "&lt;b&gt;E500&lt;/b&gt;" in html
