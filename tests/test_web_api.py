@@ -314,10 +314,10 @@ async def test_queue_lists_the_escalation_with_its_indicators_most_urgent_first(
 
     item = await eventually(listed)
     assert item["priority"] == "P1" and item["premium"] and item["timeSensitive"]
-    assert [(i["symbol"], i["label"]) for i in item["indicators"]] == [
-        ("🔴", "Priority P1, high"),
-        ("⭐", "Premium customer"),
-        ("🔥", "Time-sensitive"),
+    assert [(i["symbol"], i["label"], i["kind"], i["text"]) for i in item["indicators"]] == [
+        ("🔴", "Priority P1, high", "p1", "P1"),
+        ("⭐", "Premium customer", "premium", "Premium"),
+        ("🔥", "Time-sensitive", "time-sensitive", "Time-sensitive"),
     ]
     assert item["url"] == f"/tickets/{ticket_id}" and item["slaDueAt"]
     queue = (await http.get("/api/queue", headers=setup.bearer())).json()["items"]
