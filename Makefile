@@ -17,13 +17,17 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 # Debian packages the tests use: docker-compose validates docker-compose.yml (no engine needed),
-# chromium runs the browser tests (driven by Playwright; never `playwright install`).
-APT_PACKAGES := docker-compose chromium
+# chromium runs the browser tests (driven by Playwright; never `playwright install`), with a
+# colour-emoji font for the emoji that customers' words hold (the dashboard's own indicators
+# need none: tests/test_web_indicators.py checks them with the emoji font left out).
+APT_PACKAGES := docker-compose chromium fonts-noto-color-emoji
+EMOJI_FONT := /usr/share/fonts/truetype/noto/NotoColorEmoji.ttf
 
 system-deps:
 	@missing=""; \
 	command -v docker-compose >/dev/null 2>&1 || docker compose version >/dev/null 2>&1 || missing="$$missing docker-compose"; \
 	test -x /usr/bin/chromium || missing="$$missing chromium"; \
+	test -f $(EMOJI_FONT) || missing="$$missing fonts-noto-color-emoji"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 	    echo "installing Debian packages:$$missing"; \

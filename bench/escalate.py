@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any
+
+from temporalio.client import WorkflowHandle
 
 from bench import timeline
 from bench.floor import FloorWorkflow
-from bench.stack import BenchStack, BenchWorker, settle
+from bench.stack import BenchStack, BenchTemporal, BenchWorker, settle
 from bench.stats import ms, percentile, summary_ms
 from bench.tickets import service_payload
 from escalation.config import Endpoints
@@ -25,6 +27,15 @@ from web.temporal_ops import start_escalation
 
 WARMUP = 2  # first tickets pay for imports, template compilation and connections: not counted
 GAP = 0.05  # seconds between one-at-a-time tickets: one at a time, not back to back
+
+# Waiting on a run's result is a long poll (GetWorkflowExecutionHistory until the close event),
+# and the frontend caps a namespace's concurrent long polls (`frontend.namespaceCount`, 1200 on
+# the dev server, the workers' own task polls included). Awaiting 2,000 floor runs at once
+# answered "namespace concurrent poller limit exceeded" wherever the runs were not finished
+# before the waits arrived: on a slower machine. So at most this many waits are in flight, the
+# rest queued in start order; a wait on a run already finished answers at once, and the clock
+# still stops when the last run is seen complete.
+RESULT_WAITS = 200
 
 
 class Runner:
@@ -97,8 +108,26 @@ class Runner:
                 for _ in range(count)
             )
         )
-        await asyncio.gather(*(handle.result() for handle in handles))
+        await wait_results(handles)
         return time.perf_counter() - started
+
+
+def result_waits() -> int:
+    """How many result waits at once: RESULT_WAITS, or a quarter of a lowered poller limit
+    (`--server-config '{"frontend.namespaceCount": N}'`), so the workers' polls fit beside."""
+    limit = BenchTemporal.dynamic_config.get("frontend.namespaceCount")
+    return RESULT_WAITS if limit is None else max(1, min(RESULT_WAITS, int(limit) // 4))
+
+
+async def wait_results(handles: Iterable[WorkflowHandle[Any, Any]]) -> list[Any]:
+    """Every run's result, with at most `result_waits()` waits in flight."""
+    gate = asyncio.Semaphore(result_waits())
+
+    async def one(handle: WorkflowHandle[Any, Any]) -> Any:
+        async with gate:
+            return await handle.result()
+
+    return await asyncio.gather(*(one(handle) for handle in handles))
 
 
 async def _timed(one: Callable[[], Awaitable[float]], count: int) -> list[float]:

@@ -4,15 +4,18 @@ tests, and this machine's speed is not the suite's business."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import sys
 from numbers import Real
 from pathlib import Path
 
+from bench.escalate import RESULT_WAITS, result_waits, wait_results
 from bench.lateness import WARNING_FRACTION, poller_figures, target_for
 from bench.policies import second_scale_policy
 from bench.run import SMOKE
+from bench.stack import BenchTemporal
 from bench.stats import percentile
 from escalation.policy import anchored, load_policy
 from tests.conftest import ROOT
@@ -76,3 +79,31 @@ def test_figures_helpers() -> None:
     target, intake = target_for(1000, 20.0), 1000 / 20.0
     assert target * WARNING_FRACTION > intake  # the first warning after the last intake
     assert target * (1 - WARNING_FRACTION) > intake  # the first breach after the last warning
+
+
+def test_the_floor_burst_waits_on_a_bounded_number_of_results_at_once() -> None:
+    """Each result wait is a long poll the dev server counts against the namespace's poller
+    limit (`frontend.namespaceCount`): 2,000 at once failed on a slower machine."""
+
+    class Handle:
+        in_flight = peak = 0
+
+        def __init__(self, n: int) -> None:
+            self.n = n
+
+        async def result(self) -> int:
+            Handle.in_flight += 1
+            Handle.peak = max(Handle.peak, Handle.in_flight)
+            await asyncio.sleep(0)
+            Handle.in_flight -= 1
+            return self.n
+
+    handles = [Handle(n) for n in range(2000)]
+    assert asyncio.run(wait_results(handles)) == list(range(2000))  # type: ignore[arg-type]
+    assert Handle.peak == RESULT_WAITS < 1200 // 4
+    saved = BenchTemporal.dynamic_config
+    try:
+        BenchTemporal.dynamic_config = {**saved, "frontend.namespaceCount": 60}
+        assert result_waits() == 15
+    finally:
+        BenchTemporal.dynamic_config = saved

@@ -44,7 +44,7 @@ from tests.web_support import (
     workflow_exists,
 )
 from web import temporal_ops
-from web.app import create_app
+from web.app import CONTENT_SECURITY_POLICY, create_app
 from worker import create_worker
 
 
@@ -314,10 +314,10 @@ async def test_queue_lists_the_escalation_with_its_indicators_most_urgent_first(
 
     item = await eventually(listed)
     assert item["priority"] == "P1" and item["premium"] and item["timeSensitive"]
-    assert [(i["symbol"], i["label"]) for i in item["indicators"]] == [
-        ("🔴", "Priority P1, high"),
-        ("⭐", "Premium customer"),
-        ("🔥", "Time-sensitive"),
+    assert [(i["symbol"], i["label"], i["kind"], i["text"]) for i in item["indicators"]] == [
+        ("🔴", "Priority P1, high", "p1", "P1"),
+        ("⭐", "Premium customer", "premium", "Premium"),
+        ("🔥", "Time-sensitive", "time-sensitive", "Time-sensitive"),
     ]
     assert item["url"] == f"/tickets/{ticket_id}" and item["slaDueAt"]
     queue = (await http.get("/api/queue", headers=setup.bearer())).json()["items"]
@@ -431,6 +431,21 @@ async def test_openapi_declares_the_security_schemes_and_the_webhook_headers(
     resolve = spec["paths"]["/api/tickets/{ticket_id}/resolve"]["post"]
     assert {"200", "401", "404", "409", "422"} <= set(resolve["responses"])
     assert not any(path.startswith("/tickets") or path == "/" for path in spec["paths"])
+
+
+async def test_the_spec_is_served_under_the_csp_and_no_docs_page_needs_a_cdn(
+    http: httpx.AsyncClient,
+) -> None:
+    """Swagger UI and ReDoc would load from a CDN with an inline script: they are off, and no
+    answer goes without the strict CSP."""
+    spec = await http.get("/openapi.json")
+    assert spec.status_code == 200
+    assert spec.headers["content-security-policy"] == CONTENT_SECURITY_POLICY
+    for path in ("/docs", "/redoc", "/docs/oauth2-redirect"):
+        answer = await http.get(path)
+        assert answer.status_code == 404, path
+        assert answer.headers["content-security-policy"] == CONTENT_SECURITY_POLICY, path
+        assert "cdn" not in answer.text.lower(), path
 
 
 def test_the_spec_publishes_the_intake_rules_the_server_applies() -> None:

@@ -210,14 +210,15 @@ async def login(
 
 @contextlib.asynccontextmanager
 async def chromium_page(
-    width: int = 1280, height: int = 900
+    width: int = 1280, height: int = 900, env: dict[str, str | float | bool] | None = None
 ) -> AsyncIterator[tuple[Page, list[str]]]:
     """A fresh page in headless chromium, and the problems seen on it so far: script errors,
     console errors and warnings (but a missing resource's 404), and answers of 400 or more
-    (but a missing favicon). The browser is closed on the way out."""
+    (but a missing favicon). The browser is closed on the way out. `env` is the browser's
+    environment (e.g. FONTCONFIG_FILE), this process's by default."""
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS, env=env
         )
         try:
             context = await browser.new_context(viewport={"width": width, "height": height})

@@ -78,23 +78,35 @@ def render_markdown(text: str | None) -> Markup:
 
 # --- indicators ----------------------------------------------------------------------------
 
+# Each is drawn by CSS (web/static/style.css, `.mark-<kind>`): a coloured shape and its words
+# in the page's own font, so none turns into an empty box where no colour-emoji font is
+# installed. The seed's emoji stay in the API (`symbol`) and in the alerts.
 PRIORITY_INDICATORS = {
-    "P0": ("🔴", "Priority P0, critical"),
-    "P1": ("🔴", "Priority P1, high"),
-    "P2": ("🟡", "Priority P2, medium"),
-    "P3": ("🟢", "Priority P3, low"),
+    "P0": Indicator(symbol="🔴", label="Priority P0, critical", kind="p0", text="P0"),
+    "P1": Indicator(symbol="🔴", label="Priority P1, high", kind="p1", text="P1"),
+    "P2": Indicator(symbol="🟡", label="Priority P2, medium", kind="p2", text="P2"),
+    "P3": Indicator(symbol="🟢", label="Priority P3, low", kind="p3", text="P3"),
 }
-PREMIUM = Indicator(symbol="⭐", label="Premium customer")
-TIME_SENSITIVE = Indicator(symbol="🔥", label="Time-sensitive")
+PREMIUM = Indicator(symbol="⭐", label="Premium customer", kind="premium", text="Premium")
+TIME_SENSITIVE = Indicator(
+    symbol="🔥", label="Time-sensitive", kind="time-sensitive", text="Time-sensitive"
+)
+# The queue's legend: one badge of each look (P0 and P1 share the seed's red).
+LEGEND = (
+    Indicator(symbol="🔴", label="Priority P0 or P1", kind="p1", text="P0/P1"),
+    PRIORITY_INDICATORS["P2"],
+    PRIORITY_INDICATORS["P3"],
+    PREMIUM,
+    TIME_SENSITIVE,
+)
 
 
 def priority_indicator(priority: str | None) -> Indicator | None:
-    found = PRIORITY_INDICATORS.get(priority or "")
-    return Indicator(symbol=found[0], label=found[1]) if found else None
+    return PRIORITY_INDICATORS.get(priority or "")
 
 
 def indicators(priority: str | None, premium: bool, time_sensitive: bool) -> list[Indicator]:
-    """The seed's Step-9 marks: 🔴 P0/P1, 🟡 P2, 🟢 P3, ⭐ premium, 🔥 time-sensitive."""
+    """The seed's Step-9 marks: red P0/P1, yellow P2, green P3, premium, time-sensitive."""
     marks = [mark for mark in (priority_indicator(priority),) if mark]
     if premium:
         marks.append(PREMIUM)
@@ -315,5 +327,5 @@ def templates() -> Jinja2Templates:
         lstrip_blocks=True,
     )
     env.filters.update(utc=utc, iso=iso, countdown=countdown, markdown=render_markdown)
-    env.globals.update(is_past=is_past, indicators=indicators)
+    env.globals.update(is_past=is_past, indicators=indicators, legend=LEGEND)
     return Jinja2Templates(env=env)

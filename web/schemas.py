@@ -127,10 +127,15 @@ class ResolveRequest(Model):
 
 
 class Indicator(Model):
-    """A queue indicator and the words a screen reader says for it."""
+    """A queue indicator: the words a screen reader says for it (`label`), the short words
+    its badge shows (`text`), the CSS hook that draws its shape and colour (`kind`: p0..p3,
+    premium, time-sensitive), and the seed's emoji (`symbol`), for clients that want one: the
+    dashboard draws none, so no indicator depends on an emoji font."""
 
     symbol: str
     label: str
+    kind: str
+    text: str
 
 
 class QueueItem(Model):

@@ -39,11 +39,17 @@
     return node;
   }
 
+  // The same badge as _marks.j2: the CSS draws its shape, the text is in the page's font.
   function mark(indicator) {
     return el(
       "span",
-      { class: "mark", role: "img", "aria-label": indicator.label, title: indicator.label },
-      indicator.symbol,
+      {
+        class: `mark mark-${indicator.kind}`,
+        role: "img",
+        "aria-label": indicator.label,
+        title: indicator.label,
+      },
+      el("span", { class: "mark-text" }, indicator.text),
     );
   }
 
@@ -54,8 +60,8 @@
     const priorityMark = item.indicators.find(isPriority);
     const flags = item.indicators.filter((i) => !isPriority(i));
     const priority = el("td", { "data-label": "Priority" });
-    if (priorityMark) priority.append(mark(priorityMark), " ");
-    priority.append(el("span", { class: "priority" }, item.priority));
+    if (priorityMark) priority.append(mark(priorityMark));
+    else priority.append(el("span", { class: "priority" }, item.priority));
 
     const link = el(
       "a",
