@@ -245,24 +245,43 @@ def _empathy_line(decision: TriageDecision) -> str | None:
     return None
 
 
+# A first name we greet by: letters, with the apostrophes, hyphens and dots names have.
+_FIRST_NAME = re.compile(r"^[^\W\d_](?:[^\W\d_]|['’.-](?=[^\W\d_])){0,39}$")
+
+
+def greeting_name(customer_name: str | None) -> str:
+    """The customer's first name, or "there" when it does not look like one: the name comes
+    from whoever filled in the form, and the acknowledgement must not carry their text."""
+    first = (customer_name or "").strip().split(" ")[0]
+    return first if _FIRST_NAME.match(first) else "there"
+
+
 def acknowledgement_email(
     package: EscalationPackage, decision: TriageDecision, policy: Policy
 ) -> tuple[str, str]:
-    """Step 5: (subject, body) of the customer's acknowledgement."""
+    """Step 5: (subject, body) of the customer's acknowledgement.
+
+    It quotes nothing the sender wrote but a plausible first name: the address is not
+    verified (a web form takes any), so a subject or message of the sender's making would
+    turn our signed mail into their relay. The topic is the scenario's own words."""
     assert decision.team and decision.priority
     ticket = package.ticket
     team = policy.teams[decision.team]
-    first_name = (ticket.customer_name or "").split(" ")[0] or "there"
-    empathy = _empathy_line(decision)
+    scenario = decision.scenario or policy.defaults.fallback_scenario
+    topic = (
+        policy.scenario(scenario).customer_topic
+        if policy.has_scenario(scenario)
+        else "your request"
+    )
     body = (
         _templates()
         .get_template("acknowledgement.txt.j2")
         .render(
             ticket=ticket,
             decision=decision,
-            first_name=first_name,
-            topic=f'"{excerpt(ticket.subject, 120)}"',
-            empathy=empathy,
+            first_name=greeting_name(ticket.customer_name),
+            topic=topic,
+            empathy=_empathy_line(decision),
             team_phrase=_team_phrase(team.display_name),
             team_name=team.display_name,
             look_into=(decision.at_stake and f"your {decision.at_stake}") or "what went wrong",
@@ -270,7 +289,7 @@ def acknowledgement_email(
             response_text=format_minutes(decision.response_target_minutes),
         )
     )
-    return f"Re: {ticket.subject}", body
+    return f"Your PhotoVault support ticket {ticket.id}", body
 
 
 def kb_article_markdown(

@@ -159,6 +159,9 @@ class Scenario(_Strict, _ResponseTarget):
     kind: Kind
     reason: Annotated[str, Field(min_length=1)]
     impact: str | None = None
+    # What the customer's acknowledgement says their message is about ("the missing photos
+    # from your account"): our words, never theirs.
+    customer_topic: Annotated[str, Field(min_length=1, max_length=120)] = "your request"
     # Ticketing-system categories that name this scenario exactly: they decide when the text
     # shows nothing more severe.
     categories: list[str] = []

@@ -182,8 +182,9 @@ async def test_seed_ticket_is_escalated_to_engineering_p1_with_the_package_gathe
     [mail] = mails_for(smtp_sink, ticket_id)
     body = mail.get_content()
     assert mail["To"] == "mike@email.com"
-    assert mail["Subject"] == "Re: Photos disappeared after upload"
+    assert mail["Subject"] == f"Your PhotoVault support ticket {ticket_id}"
     assert body.startswith("Hi Mike,")
+    assert "your message about the missing photos from your account." in body
     assert "wedding photos" in body and "weekend" in body
     assert f"Your ticket number is {ticket_id}" in body
     assert "Escalated to: Engineering Team" in body

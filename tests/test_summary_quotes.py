@@ -59,3 +59,27 @@ def test_customer_text_cannot_forge_structure_in_the_summary() -> None:
     assert "[Call our refund desk](https://refunds.example/claim)" in html
     assert "Upload error *500* [help](https://e.x)" in html  # the subject, as text
     assert "&lt;b&gt;E500&lt;/b&gt;" in html
+
+
+def test_the_acknowledgement_quotes_nothing_the_sender_made_up() -> None:
+    """An unverified web form takes any address: the sender's subject, message or "name"
+    must not reach that address in our signed mail (a phishing relay)."""
+    from activities.rendering import acknowledgement_email, greeting_name
+
+    policy = default_policy()
+    lure = "Your account is suspended - verify at https://photovault-login.example now"
+    pkg = package(lure, f"{lure}. All my photos are gone from the album since yesterday.")
+    pkg.ticket.customer_name = "https://photovault-login.example/verify"
+    decision = triage(pkg, policy)
+    subject, body = acknowledgement_email(pkg, decision, policy)
+    assert subject == f"Your PhotoVault support ticket {pkg.ticket.id}"
+    assert "photovault-login" not in subject + body and "suspended" not in subject + body
+    assert body.startswith("Hi there,")
+    assert "your message about the missing photos" in body
+    assert [greeting_name(n) for n in ("Mike Chen", "Zoë", "Anne-Marie", "O'Brien", "<b>x")] == [
+        "Mike",
+        "Zoë",
+        "Anne-Marie",
+        "O'Brien",
+        "there",
+    ]

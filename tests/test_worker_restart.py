@@ -136,7 +136,8 @@ async def test_killed_worker_loses_no_timer_and_the_alert_fires_once(
     acknowledgements = [
         m
         for m in smtp_sink.messages()
-        if m.message["X-Escalation-Ticket"] == ticket_id and m.message["Subject"].startswith("Re:")
+        if m.message["X-Escalation-Ticket"] == ticket_id
+        and m.message["Subject"].startswith("Your PhotoVault support ticket")
     ]
     assert len(acknowledgements) == 1
 
