@@ -19,11 +19,11 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from bench import escalate, lateness, machine, scale, triage_speed
+from bench import escalate, lateness, machine, scale, triage_speed, web_scale
 from bench.policies import second_scale_policy
 from bench.stack import BenchStack, BenchWorker, settle
 
-PHASES = ("triage", "escalate", "lateness", "scale")
+PHASES = ("triage", "escalate", "lateness", "scale", "web")
 CACHE_HEADROOM = 500  # cached runs beyond a burst's size
 TEARDOWN_RESERVE = 35.0  # seconds left for draining, settling, updates, stopping (measured ~25)
 T = TypeVar("T")
@@ -37,9 +37,15 @@ class Sizes:
     scale: int = 10_000
     signals: int = 100
     triage: int = 10_000
+    web_log: int = 1_000_000  # escalation_log rows for the web figures (bench/web_scale.py)
+    web_open: int = 10_000
+    web_samples: int = 100
 
 
-SMOKE = Sizes(escalate=3, throughput=(5,), lateness=3, scale=20, signals=5, triage=50)
+SMOKE = Sizes(
+    escalate=3, throughput=(5,), lateness=3, scale=20, signals=5, triage=50,
+    web_log=3000, web_open=50, web_samples=5,
+)  # fmt: skip
 
 
 async def _phase(
@@ -138,6 +144,13 @@ async def run(
             )
             await worker.stop()
             report["scale"] = _profiled({**figure, "workerTuning": tuning}, worker)
+        if "web" in phases:  # last: a million rows in the log would weigh on every other figure
+            assert stack.postgres and stack.pool
+            progress(f"web: {sizes.web_log} log rows, {sizes.web_open} open escalations")
+            report["web"] = await web_scale.measure(
+                stack.postgres.url, stack.pool, sizes.web_log, sizes.web_open,
+                sizes.web_samples, progress,
+            )  # fmt: skip
     finally:
         progress("stopping the stack")
         await stack.stop()

@@ -26,6 +26,7 @@ KEYS = {
     "scale": ("open", "ingestPerSec", "workerRssMb", "signalP99Ms"),
     "triage": ("decisionsPerSec",),
 }
+WEB = ("queueApi", "queuePage", "metricsScrape", "metricsPage30d", "metricsPage3660d")
 MACHINE = ("cores", "python", "temporalServerVersion", "devServerPersistence")
 
 
@@ -55,6 +56,11 @@ def test_every_benchmark_runs_at_tiny_size_and_reports_every_figure() -> None:
     assert report["scale"]["open"] >= SMOKE.scale
     assert report["alertLateness"]["alerts"] == 2 * SMOKE.lateness  # warning and breach each
     assert report["triage"]["tickets"] == SMOKE.triage
+    assert report["web"]["rows"]["escalation_log"] == SMOKE.web_log
+    for key in WEB:
+        assert number(report["web"][key]["p99Ms"]), key
+    for key in ("queueApi", "queuePage", "metricsScrape"):
+        assert number(report["web"]["baselineWithout007"][key]["p99Ms"]), key
     for key in MACHINE:
         assert report["machine"][key], key
     assert report["machine"]["devServerPersistence"] == "in-memory"

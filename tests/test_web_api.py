@@ -30,6 +30,7 @@ from localstack.smtp import SmtpSink
 from tests.conftest import EXAMPLES, eventually
 from tests.test_escalation_workflow import kept_with_auto_response
 from tests.web_support import (
+    METRICS_TOKEN,
     OLD_SECRET,
     SECRET,
     UNKNOWN_SECRET,
@@ -475,11 +476,13 @@ def scrape(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
 async def test_prometheus_metrics_count_the_escalation_and_its_time_to_escalate(
     http: httpx.AsyncClient, setup: WebSetup, client: Client
 ) -> None:
-    before = scrape((await http.get("/metrics")).text)
+    scraper = {"authorization": f"Bearer {METRICS_TOKEN}"}
+    assert (await http.get("/metrics")).status_code == 401  # a scrape token is required
+    before = scrape((await http.get("/metrics", headers=scraper)).text)
     ticket_id = new_ticket_id()
     assert (await post_ticket(http, ticket_id)).status_code == 202
     await escalated(http, setup, ticket_id)
-    answer = await http.get("/metrics")
+    answer = await http.get("/metrics", headers=scraper)
     assert answer.status_code == 200
     assert answer.headers["content-type"].startswith("text/plain")
     after = scrape(answer.text)

@@ -61,6 +61,7 @@ SECRET_TEXT, SECRET = make_secret(b"current helpdesk secret")
 UNKNOWN_SECRET_TEXT, UNKNOWN_SECRET = make_secret(b"someone else's secret")
 
 AGENTS = {"ana": "engineering", "bo": "billing"}
+METRICS_TOKEN = "test-scrape-token"  # /metrics' bearer token in every test app
 ORIGIN = {"origin": "http://testserver"}  # a form posted from our own pages (asgi_client)
 
 CHROMIUM = "/usr/bin/chromium"
@@ -184,6 +185,7 @@ def web_setup(
         verifier=WebhookVerifier(list(secrets)),
         agents=AgentDirectory.from_file(path),
         public_url=public_url,
+        metrics_token=METRICS_TOKEN,
     )
     return WebSetup(config=config, tokens=tokens)
 

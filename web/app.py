@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hmac
 import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -96,6 +97,27 @@ async def _forget_old_deliveries(pool: asyncpg.Pool) -> None:
             log.warning("could not drop old webhook ids: %s", error)
 
 
+def metrics_refusal(config: WebConfig, authorization: str) -> Response | None:
+    """None when the scrape may read the figures, else the answer: 401 for a missing or wrong
+    token, 403 when no token is configured and nobody opted out."""
+    if config.metrics_public:
+        return None
+    if config.metrics_token is None:
+        return JSONResponse(
+            {"detail": "/metrics needs ESCALATION_METRICS_TOKEN (or ESCALATION_METRICS_PUBLIC=1)"},
+            status_code=403,
+        )
+    scheme, _, token = authorization.partition(" ")
+    given = token.strip().encode() if scheme.lower() == "bearer" else b""
+    if not hmac.compare_digest(given, config.metrics_token.encode()):
+        return JSONResponse(
+            {"detail": "a scrape token is required"},
+            status_code=401,
+            headers={"www-authenticate": 'Bearer realm="metrics"'},
+        )
+    return None
+
+
 def create_app(config: WebConfig | None = None) -> FastAPI:
     """The app; without `config` it reads the environment when it starts (not on import)."""
 
@@ -106,6 +128,11 @@ def create_app(config: WebConfig | None = None) -> FastAPI:
             log.warning("ESCALATION_WEBHOOK_SECRETS is empty: every webhook will get 401")
         if not len(resolved.agents):
             log.warning("ESCALATION_AGENTS is unset or empty: no agent can sign in")
+        if resolved.metrics_token is None and not resolved.metrics_public:
+            log.warning(
+                "ESCALATION_METRICS_TOKEN is unset: /metrics answers 403 (set the token, or "
+                "ESCALATION_METRICS_PUBLIC=1 when the app listens on a private address only)"
+            )
         pool = await connect_pool(resolved.endpoints.database_url)
         cleanup = asyncio.create_task(_forget_old_deliveries(pool), name="forget deliveries")
         try:
@@ -151,8 +178,13 @@ def create_app(config: WebConfig | None = None) -> FastAPI:
         return Health(ok=True)
 
     @app.get("/metrics", include_in_schema=False)
-    async def prometheus_metrics(found: Annotated[Services, Depends(services)]) -> Response:
-        """Prometheus text format (scraped by ops, not part of the API)."""
+    async def prometheus_metrics(
+        request: Request, found: Annotated[Services, Depends(services)]
+    ) -> Response:
+        """Prometheus text format (scraped by ops, not part of the API): `Authorization:
+        Bearer <ESCALATION_METRICS_TOKEN>`, unless ESCALATION_METRICS_PUBLIC opts out."""
+        if refused := metrics_refusal(found.config, request.headers.get("authorization", "")):
+            return refused
         return Response(await render_metrics(found.pool), media_type=CONTENT_TYPE_LATEST)
 
     @app.exception_handler(temporal_ops.TicketError)

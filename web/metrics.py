@@ -1,7 +1,10 @@
 """Escalation metrics (seed "Escalation Metrics") computed from `escalation_log`.
 
-One SQL query reads the events; everything else is pure Python (`build_report`), so the
-arithmetic is testable without a database.
+`compute_metrics` computes the report in PostgreSQL (`_REPORT_SQL`): the window's events read
+through an index on when they happened (migration 007), aggregated where they are, a few rows
+sent back, so a 30-day report costs 30 days of the log and never the whole of it. The same
+arithmetic in pure Python (`build_report` over `fetch_rows`) is its reference: the tests check
+the two agree on generated data, and the pure one is testable without a database.
 
 Window: an event belongs to [since, until) by its `event->>'timestamp'` (when the workflow says
 it happened), falling back to `logged_at` for an event without one.
@@ -46,6 +49,7 @@ Rates are fractions (0.3 = 30%); `met` is null whenever a metric has no data.
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from collections import defaultdict
@@ -499,28 +503,32 @@ def build_report(rows: Iterable[LogRow], since: datetime, until: datetime) -> Me
 
 # --- the database ------------------------------------------------------------------------------
 
-# `at` is the event's own timestamp (guarded so a malformed one falls back to logged_at rather
-# than failing the cast). The second branch brings the escalation of a ticket resolved in the
-# window, which may have happened before it.
+# The reference read for build_report: the window's rows into Python (and the escalations
+# before the window of the episodes resolved in it). `at` is the event's own timestamp, read by
+# escalation_time (migration 007: naive taken as UTC, malformed as missing), else logged_at; the
+# window is an index range (escalation_log_by_action_at). compute_metrics no longer uses it.
 _QUERY = r"""
-WITH ev AS MATERIALIZED (
+WITH inside AS MATERIALIZED (
     SELECT id, ticket_id, action, event,
            coalesce(episode_id, event->>'episodeId') AS episode_id,
            coalesce(episode_id, event->>'episodeId', 'ticket:' || ticket_id) AS episode,
-           CASE WHEN event->>'timestamp' ~ '^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}'
-                THEN (event->>'timestamp')::timestamptz
-                ELSE logged_at END AS at
+           happened_at AS at
       FROM escalation_log
      WHERE action = ANY($3::text[])
-),
-inside AS (
-    SELECT * FROM ev WHERE at >= $1 AND at < $2
+       AND happened_at >= $1
+       AND happened_at < $2
 )
 SELECT id, ticket_id, action, event, at, episode_id FROM inside
 UNION
-SELECT id, ticket_id, action, event, at, episode_id FROM ev
- WHERE action = 'escalated' AND at < $1
-   AND episode IN (SELECT episode FROM inside WHERE action = 'resolved')
+SELECT e.id, e.ticket_id, e.action, e.event,
+       e.happened_at,
+       coalesce(e.episode_id, e.event->>'episodeId')
+  FROM escalation_log AS e
+  JOIN (SELECT DISTINCT ticket_id, episode FROM inside WHERE action = 'resolved') AS r
+    ON r.ticket_id = e.ticket_id
+ WHERE e.action = 'escalated'
+   AND e.happened_at < $1
+   AND coalesce(e.episode_id, e.event->>'episodeId', 'ticket:' || e.ticket_id) = r.episode
 """
 
 
@@ -541,12 +549,275 @@ async def fetch_rows(
     ]
 
 
+# The report computed in PostgreSQL (what compute_metrics runs): the same figures as
+# build_report, aggregated where the rows are, so a report costs the window's rows read through
+# an index (migration 007: escalation_log_by_action_at) and a few rows sent back, never the log.
+# `ev`: the window's events; `before`: the escalations before the window of the episodes
+# resolved in it (found by ticket, then episode); `eps`: one row per episode (the team and
+# priority holding it at the end, its first escalation in the window, its escalation, its
+# first resolution in the window, its latest CSAT answer); `m`: the episode's figures.
+# Percentiles are nearest-rank as `percentile` computes them (rank ceil(p/100 · n), in the
+# same floating point).
+def _pct(column: str, p: int) -> str:
+    return (
+        f"(array_agg({column} ORDER BY {column}) FILTER (WHERE {column} IS NOT NULL))"
+        f"[greatest(1, ceil(({p}::float8 / 100) * count({column})))::int]"
+    )
+
+
+_AT = "{e}happened_at"
+_TIMES = "{e}event_at, {e}received_at, {e}ticket_created_at, {e}sla_due_at, {e}responded_at"
+_EPISODE = "coalesce({e}episode_id, {e}event->>'episodeId', 'ticket:' || {e}ticket_id)"
+_TRUTHY = """CASE jsonb_typeof(event->'firstResponse')
+        WHEN 'boolean' THEN event->>'firstResponse' = 'true'
+        WHEN 'number' THEN (event->>'firstResponse')::numeric <> 0
+        WHEN 'string' THEN event->>'firstResponse' <> ''
+        WHEN 'array' THEN jsonb_array_length(event->'firstResponse') > 0
+        WHEN 'object' THEN event->'firstResponse' <> '{}'::jsonb
+        ELSE false END"""
+
+
+def _nonnegative(expression: str) -> str:
+    return f"CASE WHEN ({expression}) IS NOT NULL THEN greatest(0::float8, {expression}) END"
+
+
+def _seconds_sql(later: str, earlier: str) -> str:
+    return f"extract(epoch FROM ({later}) - ({earlier}))::float8"
+
+
+_TTE = _nonnegative(_seconds_sql("esc_in_at", "received_at"))
+_CREATED = _nonnegative(_seconds_sql("esc_in_at", "created_at"))
+_RESOLUTION = _nonnegative(_seconds_sql("res_at", "escalated_at") + " - paused")
+_REPORT_SQL = rf"""
+WITH ev AS MATERIALIZED (
+    SELECT id, ticket_id, action, event, {_EPISODE.format(e="")} AS episode,
+           {_AT.format(e="")} AS at, {_TIMES.format(e="")}, true AS inside
+      FROM escalation_log
+     WHERE action = ANY($3::text[])
+       AND {_AT.format(e="")} >= $1 AND {_AT.format(e="")} < $2
+),
+resolved_in AS (
+    SELECT DISTINCT ticket_id, episode FROM ev WHERE action = 'resolved'
+),
+before AS (
+    SELECT e.id, e.ticket_id, e.action, e.event, r.episode, {_AT.format(e="e.")} AS at,
+           {_TIMES.format(e="e.")}, false AS inside
+      FROM resolved_in AS r
+      JOIN escalation_log AS e ON e.ticket_id = r.ticket_id
+     WHERE e.action = 'escalated' AND {_AT.format(e="e.")} < $1
+       AND {_EPISODE.format(e="e.")} = r.episode
+),
+rows AS (
+    SELECT *,
+           CASE action WHEN 'escalated' THEN nullif(event->>'escalatedTo', '')
+                       WHEN 'reassigned' THEN nullif(event->>'to', '')
+                       WHEN 'resolved' THEN nullif(event->>'team', '') END AS team_v,
+           CASE action WHEN 'escalated' THEN nullif(event->>'priority', '')
+                       WHEN 'reassigned' THEN nullif(event->>'toPriority', '')
+                       WHEN 'priority_changed' THEN nullif(event->>'to', '')
+                       WHEN 'resolved' THEN nullif(event->>'priority', '') END AS priority_v
+      FROM (SELECT * FROM ev UNION ALL SELECT * FROM before) AS fetched
+),
+eps AS (
+    SELECT episode,
+           coalesce((array_agg(team_v ORDER BY at DESC, id DESC)
+                     FILTER (WHERE team_v IS NOT NULL))[1], 'unknown') AS team,
+           coalesce((array_agg(priority_v ORDER BY at DESC, id DESC)
+                     FILTER (WHERE priority_v IS NOT NULL))[1], 'unknown') AS priority,
+           bool_or(inside AND action = 'escalated') AS esc_in,
+           (array_agg(at ORDER BY at, id)
+             FILTER (WHERE inside AND action = 'escalated'))[1] AS esc_in_at,
+           (array_agg(received_at ORDER BY at, id)
+             FILTER (WHERE inside AND action = 'escalated'))[1] AS received_at,
+           (array_agg(ticket_created_at ORDER BY at, id)
+             FILTER (WHERE inside AND action = 'escalated'))[1] AS created_at,
+           (array_agg(event_at ORDER BY at, id) FILTER (WHERE action = 'escalated'))[1]
+             AS escalated_at,
+           (array_agg(sla_due_at ORDER BY at, id) FILTER (WHERE action = 'escalated'))[1]
+             AS sla_due_at,
+           coalesce(bool_or(inside AND action = 'auto_response'), false) AS auto,
+           bool_or(inside AND action = 'resolved') AS res,
+           (array_agg(at ORDER BY at, id)
+             FILTER (WHERE inside AND action = 'resolved'))[1] AS res_at,
+           (array_agg(responded_at ORDER BY at, id)
+             FILTER (WHERE inside AND action = 'resolved'))[1] AS responded_at,
+           (array_agg(CASE WHEN jsonb_typeof(event->'escalationNecessary') = 'boolean'
+                           THEN (event->>'escalationNecessary')::boolean END ORDER BY at, id)
+             FILTER (WHERE inside AND action = 'resolved'))[1] AS necessary,
+           (array_agg(CASE WHEN jsonb_typeof(event->'pausedSeconds') = 'number'
+                           THEN (event->>'pausedSeconds')::float8 ELSE 0 END ORDER BY at, id)
+             FILTER (WHERE inside AND action = 'resolved'))[1] AS paused,
+           (array_agg((event->>'score')::int ORDER BY at DESC, id DESC)
+             FILTER (WHERE inside AND action = 'csat'
+                       AND jsonb_typeof(event->'score') = 'number'
+                       AND event->>'score' ~ '^-?\d{{1,9}}$'))[1] AS score,
+           coalesce(bool_or(inside AND action = 'reassigned'), false) AS moved,
+           count(*) FILTER (WHERE inside AND action = 'agent_responded' AND {_TRUTHY})
+             AS first_responses
+      FROM rows GROUP BY episode
+),
+m AS (
+    SELECT team, priority,
+           coalesce(esc_in, false) AS escalated,
+           auto AND NOT coalesce(esc_in, false) AS auto_only,
+           CASE WHEN esc_in THEN {_TTE} END AS tte,
+           CASE WHEN esc_in THEN {_CREATED} END AS created,
+           coalesce(res, false) AS resolved,
+           CASE WHEN res THEN necessary END AS necessary,
+           CASE WHEN res THEN {_RESOLUTION} END AS resolution,
+           CASE WHEN res AND sla_due_at IS NOT NULL
+                THEN coalesce(responded_at <= sla_due_at, false) END AS attained,
+           score,
+           moved AND coalesce(esc_in, false) AS rerouted,
+           first_responses
+      FROM eps
+),
+groups AS (
+    SELECT CASE WHEN grouping(team) = 0 THEN 'team' ELSE 'priority' END AS kind,
+           coalesce(team, priority) AS key,
+           count(*) FILTER (WHERE escalated) AS escalated,
+           {_pct("tte", 50)} AS tte_p50,
+           count(*) FILTER (WHERE resolved) AS resolved,
+           {_pct("resolution", 50)} AS resolution_p50,
+           count(*) FILTER (WHERE attained) AS sla_attained,
+           count(attained) AS sla_total
+      FROM m WHERE escalated OR resolved
+     GROUP BY GROUPING SETS ((team), (priority))
+)
+SELECT 'all' AS kind, NULL AS key,
+       jsonb_build_object(
+           'escalated', count(*) FILTER (WHERE escalated),
+           'auto', count(*) FILTER (WHERE auto_only),
+           'tte_count', count(tte),
+           'tte_p50', {_pct("tte", 50)},
+           'tte_p90', {_pct("tte", 90)},
+           'tte_max', max(tte),
+           'created_p50', {_pct("created", 50)},
+           'resolved', count(*) FILTER (WHERE resolved),
+           'judged', count(necessary),
+           'necessary', count(*) FILTER (WHERE necessary),
+           'resolution_count', count(resolution),
+           'resolution_p50', {_pct("resolution", 50)},
+           'resolution_p90', {_pct("resolution", 90)},
+           'sla_attained', count(*) FILTER (WHERE attained),
+           'sla_total', count(attained),
+           'rated', count(score),
+           'satisfied', count(*) FILTER (WHERE score IN (4, 5)),
+           'rerouted', count(*) FILTER (WHERE rerouted),
+           'first_responses', coalesce(sum(first_responses), 0)
+       ) AS figures
+  FROM m
+UNION ALL
+SELECT kind, key, to_jsonb(groups) - 'kind' - 'key' FROM groups
+"""
+
+
+def _number(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
+def report_from_figures(
+    since: datetime, until: datetime, rows: Iterable[tuple[str, str | None, dict[str, Any]]]
+) -> MetricsReport:
+    """The report from _REPORT_SQL's rows: ('all', None, totals) and (kind, key, figures) for
+    each team and priority."""
+    totals: dict[str, Any] = {}
+    breakdowns: dict[str, dict[str, Breakdown]] = {"team": {}, "priority": {}}
+    for kind, key, figures in rows:
+        if kind == "all":
+            totals = figures
+            continue
+        assert key is not None
+        breakdowns[kind][key] = Breakdown(
+            escalated=figures["escalated"],
+            time_to_escalate_p50_seconds=_number(figures["tte_p50"]),
+            resolved=figures["resolved"],
+            resolution_p50_seconds=_number(figures["resolution_p50"]),
+            sla_attained=figures["sla_attained"],
+            sla_total=figures["sla_total"],
+            sla_attainment=ratio(figures["sla_attained"], figures["sla_total"]),
+        )
+    escalated, auto = totals["escalated"], totals["auto"]
+    tickets = escalated + auto
+    rate = ratio(escalated, tickets)
+    p50 = _number(totals["tte_p50"])
+    accuracy = ratio(totals["necessary"], totals["judged"])
+    csat = ratio(totals["satisfied"], totals["rated"])
+    kept = escalated - totals["rerouted"]
+    routed = ratio(kept, escalated)
+    return MetricsReport(
+        window=Window(since=since, until=until),
+        counts=Counts(
+            tickets=tickets,
+            escalated=escalated,
+            auto_response=auto,
+            resolved=totals["resolved"],
+            rated=totals["rated"],
+            agent_first_responses=int(totals["first_responses"]),
+        ),
+        escalation_rate=EscalationRate(
+            value=rate,
+            escalated=escalated,
+            tickets=tickets,
+            met=_met_below(rate, ESCALATION_RATE_TARGET),
+        ),
+        time_to_escalate=TimeToEscalate(
+            count=totals["tte_count"],
+            p50_seconds=p50,
+            p90_seconds=_number(totals["tte_p90"]),
+            max_seconds=_number(totals["tte_max"]),
+            from_created_p50_seconds=_number(totals["created_p50"]),
+            met=_met_below(p50, TIME_TO_ESCALATE_TARGET_SECONDS),
+        ),
+        escalation_accuracy=EscalationAccuracy(
+            value=accuracy,
+            necessary=totals["necessary"],
+            resolved=totals["judged"],
+            met=_met_above(accuracy, ACCURACY_TARGET),
+        ),
+        csat_after_escalation=CsatAfterEscalation(
+            value=csat,
+            satisfied=totals["satisfied"],
+            rated=totals["rated"],
+            met=_met_above(csat, CSAT_TARGET),
+        ),
+        resolution_time=ResolutionTime(
+            count=totals["resolution_count"],
+            p50_seconds=_number(totals["resolution_p50"]),
+            p90_seconds=_number(totals["resolution_p90"]),
+        ),
+        sla_attainment=SlaAttainment(
+            value=ratio(totals["sla_attained"], totals["sla_total"]),
+            attained=totals["sla_attained"],
+            total=totals["sla_total"],
+        ),
+        routing_accuracy=RoutingAccuracy(
+            value=routed,
+            kept=kept,
+            reassigned=totals["rerouted"],
+            escalated=escalated,
+            met=_met_at_least(routed, ROUTING_ACCURACY_TARGET),
+        ),
+        by_team=dict(sorted(breakdowns["team"].items())),
+        by_priority=dict(sorted(breakdowns["priority"].items())),
+    )
+
+
 async def compute_metrics(
     db: asyncpg.Pool | asyncpg.Connection, since: datetime, until: datetime
 ) -> MetricsReport:
-    """The escalation metrics for events in [since, until) (naive datetimes are UTC)."""
+    """The escalation metrics for events in [since, until) (naive datetimes are UTC),
+    computed in PostgreSQL (_REPORT_SQL); `build_report` over `fetch_rows` is the same
+    arithmetic in Python, kept as its reference (tests/test_metrics_sql.py)."""
     since_utc, until_utc = parse_time(since), parse_time(until)
     if since_utc is None or until_utc is None or since_utc >= until_utc:
         raise ValueError("the window needs since < until")
-    rows = await fetch_rows(db, since_utc, until_utc)
-    return build_report(rows, since_utc, until_utc)
+    records = await db.fetch(_REPORT_SQL, since_utc, until_utc, list(ACTIONS))
+    return report_from_figures(
+        since_utc,
+        until_utc,
+        [
+            (r["kind"], r["key"], json.loads(f) if isinstance(f := r["figures"], str) else f)
+            for r in records
+        ],
+    )

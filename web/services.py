@@ -23,6 +23,10 @@ from web.auth import AgentDirectory, WebhookVerifier
 
 PUBLIC_URL_ENV = "ESCALATION_PUBLIC_URL"
 DEFAULT_PUBLIC_URL = "http://localhost:8000"
+# `/metrics` answers a scraper sending `Authorization: Bearer <this token>`; without one it is
+# refused unless the operator opts out for a private bind (METRICS_PUBLIC_ENV=1).
+METRICS_TOKEN_ENV = "ESCALATION_METRICS_TOKEN"
+METRICS_PUBLIC_ENV = "ESCALATION_METRICS_PUBLIC"
 
 
 def origin_of(url: str) -> str:
@@ -42,6 +46,8 @@ class WebConfig:
     # How long an agent's browser session lasts before the token must be entered again.
     session_seconds: int = 12 * 3600
     extra_origins: tuple[str, ...] = field(default=())
+    metrics_token: str | None = None  # the Prometheus scraper's bearer token
+    metrics_public: bool = False  # the operator's explicit opt-out: /metrics without a token
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "public_url", self.public_url.rstrip("/"))
@@ -49,13 +55,16 @@ class WebConfig:
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> WebConfig:
         """TEMPORAL_ADDRESS, DATABASE_URL, TEMPORAL_UI_URL, ESCALATION_TASK_QUEUE (Endpoints),
-        ESCALATION_WEBHOOK_SECRETS, ESCALATION_AGENTS and ESCALATION_PUBLIC_URL."""
+        ESCALATION_WEBHOOK_SECRETS, ESCALATION_AGENTS, ESCALATION_PUBLIC_URL,
+        ESCALATION_METRICS_TOKEN and ESCALATION_METRICS_PUBLIC."""
         env = os.environ if environ is None else environ
         return cls(
             endpoints=Endpoints.from_env(dict(env)),
             verifier=WebhookVerifier.from_env(env),
             agents=AgentDirectory.from_env(env),
             public_url=env.get(PUBLIC_URL_ENV) or DEFAULT_PUBLIC_URL,
+            metrics_token=env.get(METRICS_TOKEN_ENV, "").strip() or None,
+            metrics_public=env.get(METRICS_PUBLIC_ENV, "").strip().lower() in ("1", "true", "yes"),
         )
 
     @property
