@@ -723,7 +723,7 @@ def search_attributes(
     ]
     if with_ticket:
         updates += [
-            sa.CUSTOMER_TIER.value_set(package.customer.account_status or "unknown"),
+            sa.CUSTOMER_TIER.value_set(package.tier.value),
             sa.TIME_SENSITIVE.value_set(decision.time_sensitive),
         ]
     return updates

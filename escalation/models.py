@@ -72,6 +72,30 @@ _ONE_LINE = re.compile(ONE_LINE_PATTERN)
 PREMIUM_STATUSES = frozenset({"premium", "pro", "business", "enterprise"})
 
 
+class CustomerTier(StrEnum):
+    """The tier ops filter on (the CustomerTier search attribute): a closed set, so what a
+    helpdesk or a sender writes as the account status never becomes a search value."""
+
+    PREMIUM = "premium"
+    STANDARD = "standard"
+    FREE = "free"
+    OTHER = "other"  # an account status we do not know
+    UNKNOWN = "unknown"  # none on record
+
+    @classmethod
+    def of(cls, account_status: str | None) -> CustomerTier:
+        status = (account_status or "").strip().lower()
+        if not status:
+            return cls.UNKNOWN
+        if status in PREMIUM_STATUSES:
+            return cls.PREMIUM
+        if status in ("free", "trial"):
+            return cls.FREE
+        if status in ("standard", "basic", "plus", "starter", "personal"):
+            return cls.STANDARD
+        return cls.OTHER
+
+
 class Urgency(StrEnum):
     CRITICAL = "critical"
     HIGH = "high"
@@ -494,7 +518,11 @@ class EscalationPackage(Model):
 
     @property
     def premium(self) -> bool:
-        return (self.customer.account_status or "") in PREMIUM_STATUSES
+        return self.tier is CustomerTier.PREMIUM
+
+    @property
+    def tier(self) -> CustomerTier:
+        return CustomerTier.of(self.customer.account_status)
 
     @classmethod
     def from_payload(cls, payload: TicketPayload, **extra: Any) -> EscalationPackage:

@@ -223,3 +223,20 @@ def test_an_alert_fires_once_and_is_undelivered_until_delivered() -> None:
     assert state.undelivered == []
     [record] = handling.status_of(state, T0).alerts
     assert record.sent_at == T0 + timedelta(seconds=1)
+
+
+def test_the_customer_tier_search_attribute_is_one_of_a_closed_set() -> None:
+    """The account status comes from the helpdesk or the sender: ops filter on a tier, and a
+    free-text status never becomes a search value."""
+    from escalation.models import CustomerTier
+
+    state = escalated()
+    assert state.package is not None
+    tiers = []
+    for status in ("premium", "Enterprise", "trial", "standard", "suspended; DROP", None):
+        state.package.customer.account_status = status
+        updates = handling.search_attributes(state, handling.status_of(state, T0), with_ticket=True)
+        [tier] = [u.value for u in updates if u.key.name == "CustomerTier"]
+        tiers.append(tier)
+    assert tiers == ["premium", "premium", "free", "standard", "other", "unknown"]
+    assert set(tiers) <= {tier.value for tier in CustomerTier}
