@@ -43,22 +43,39 @@ def recipient_refused(recipient: str, code: int, text: str, what: str = "") -> A
     )
 
 
+# aiosmtplib's start_tls per scheme: None = when offered, True = required, False = not (TLS
+# from the first byte).
+START_TLS: dict[str, bool | None] = {"smtp": None, "smtp+starttls": True, "smtps": False}
+
+
+def redact_smtp_url(smtp_url: str) -> str:
+    """The URL without its credentials, for messages that reach logs and the Temporal UI."""
+    url = urlsplit(smtp_url)
+    host = url.netloc.rsplit("@", 1)[-1]
+    return url._replace(netloc=f"***@{host}" if "@" in url.netloc else host).geturl()
+
+
 async def deliver(smtp_url: str, message: EmailMessage) -> Finish:
-    """Send through SMTP_URL: smtp://[user:pass@]host:port, or smtps:// for implicit TLS.
+    """Send through SMTP_URL: smtp://[user:pass@]host:port (STARTTLS when the relay offers
+    it), smtp+starttls:// (STARTTLS required: a relay without it is an error, never plain
+    text), or smtps:// for implicit TLS.
 
     Returns once the relay accepted the message (its 250 to DATA) with the QUIT still to do:
     the returned step says goodbye, run by deliver_once after the `sent` record.
     """
     url = urlsplit(smtp_url)
-    if url.scheme not in {"smtp", "smtps"} or not url.hostname:
-        raise ValueError(f"SMTP_URL must look like smtp://host:port, got {smtp_url!r}")
+    if url.scheme not in START_TLS or not url.hostname:
+        raise ValueError(
+            "SMTP_URL must look like smtp://host:port, smtp+starttls://host:port or "
+            f"smtps://host:port, got {redact_smtp_url(smtp_url)!r}"
+        )
     client = aiosmtplib.SMTP(
         hostname=url.hostname,
         port=url.port or (465 if url.scheme == "smtps" else 25),
         username=unquote(url.username) if url.username else None,
         password=unquote(url.password) if url.password else None,
         use_tls=url.scheme == "smtps",
-        start_tls=False if url.scheme == "smtps" else None,
+        start_tls=START_TLS[url.scheme],
         timeout=SMTP_COMMAND_TIMEOUT,
     )
     try:

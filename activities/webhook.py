@@ -106,7 +106,12 @@ async def post_webhook_once(
     return await deliver_once(
         settings,
         Notification(
-            key=key, ticket_id=ticket_id, kind=kind, channel="webhook", recipient=url, body=body
+            key=key,
+            ticket_id=ticket_id,
+            kind=kind,
+            channel="webhook",
+            recipient=redact_url(url),
+            body=body,
         ),
         lambda: _post(settings.http(), url, key, body.encode(), secret),
     )

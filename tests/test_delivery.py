@@ -453,3 +453,48 @@ async def test_alert_log_row_has_its_own_key_beside_the_workflow_event_with_the_
         (alert.key, "customer_replied"),
         (f"alert:{alert.key}", "alert:customer_replied"),
     ]
+
+
+# --- secrets stay out of rows, errors and logs ------------------------------------------------
+
+
+async def test_starttls_required_refuses_a_relay_without_it_and_sends_nothing(
+    settings: Settings, smtp_sink: SmtpSink
+) -> None:
+    """smtp+starttls:// never falls back to plain text (the sink offers no STARTTLS); the
+    credentials in the URL reach neither the error nor the row."""
+    host = smtp_sink.url.removeprefix("smtp://")
+    settings.smtp_url = f"smtp+starttls://mailer:s3cr3t-pw@{host}"
+    key, ticket = new_key()
+    with pytest.raises(Exception) as failed:
+        await email(settings, key, ticket, address("tls"))
+    assert "STARTTLS" in str(failed.value).upper()
+    assert copies(smtp_sink, key) == []
+    found = await row(settings.pool, key)
+    assert found["status"] == "pending" and "s3cr3t-pw" not in (found["last_error"] or "")
+    assert "s3cr3t-pw" not in str(failed.value)
+
+
+async def test_a_bad_smtp_url_is_named_without_its_password(settings: Settings) -> None:
+    settings.smtp_url = "smtpx://mailer:s3cr3t-pw@relay.example:587"
+    key, ticket = new_key()
+    with pytest.raises(ValueError) as failed:
+        await email(settings, key, ticket, address("bad-url"))
+    assert "smtpx://***@relay.example:587" in str(failed.value)
+    assert "s3cr3t-pw" not in str(failed.value)
+
+
+async def test_a_webhook_url_secret_reaches_neither_the_row_nor_the_error(
+    settings: Settings, receiver: Receiver
+) -> None:
+    """An incoming-webhook URL's path is its credential (Slack: /services/T../B../<secret>)."""
+    key, ticket = new_key("alert:webhook")
+    url = receiver.url.replace("/hook", "/services/T0001/B0001/XXXXsecretXXXX")
+    receiver.answers = [404]
+    with pytest.raises(ApplicationError) as failed:
+        await post_webhook_once(
+            settings, key=key, ticket_id=ticket, kind="alert:t", url=url, payload={}
+        )
+    found = await row(settings.pool, key)
+    for text in (found["recipient"], found["last_error"], failed.value.message):
+        assert "XXXXsecretXXXX" not in text, text
