@@ -4,6 +4,7 @@ escaping of customer text, the flash answer after an action."""
 from __future__ import annotations
 
 import html
+import json
 from pathlib import Path
 from typing import Any
 
@@ -197,7 +198,8 @@ async def test_the_page_tells_the_true_record_paused_resolved_rated_and_reopened
 
     assert "data-due" not in await eventually(paused_on_queue)
 
-    reply = b'{"text": "The wedding album, from last Saturday"}'
+    words = "The wedding album, from last Saturday"
+    reply = json.dumps({"ticketId": ticket_id, "text": words}).encode()
     answer = await http.post(
         f"/api/tickets/{ticket_id}/replies", content=reply, headers=signed_headers(reply)
     )
@@ -217,7 +219,9 @@ async def test_the_page_tells_the_true_record_paused_resolved_rated_and_reopened
     assert f'action="{action}/' not in page  # no agent action form
     assert "No agent action: this escalation is resolved." in page
 
-    rating = b'{"score": 4, "comment": "Thanks, all photos are back"}'
+    rating = json.dumps(
+        {"ticketId": ticket_id, "score": 4, "comment": "Thanks, all photos are back"}
+    ).encode()
     answer = await http.post(
         f"/api/tickets/{ticket_id}/satisfaction", content=rating, headers=signed_headers(rating)
     )

@@ -36,7 +36,7 @@ __all__ = ["WebConfig", "app", "create_app"]
 
 log = logging.getLogger("web")
 STATIC = Path(__file__).resolve().parent / "static"
-# Old webhook ids protect against nothing (web/auth.py): drop them now and then.
+# Deliveries older than any retry of them (web/auth.py): drop them now and then.
 DELIVERY_CLEANUP_SECONDS = 600.0
 
 STATUS_FOR: dict[type[temporal_ops.TicketError], int] = {
@@ -129,7 +129,11 @@ def create_app(config: WebConfig | None = None) -> FastAPI:
             "Webhook routes (tag *ticketing system*) need a Standard-Webhooks signature: "
             "`webhook-id`, `webhook-timestamp` (Unix seconds, at most 5 minutes off) and "
             "`webhook-signature: v1,<base64 HMAC-SHA256 of '{id}.{timestamp}.{body}'>` with "
-            "one of the secrets in ESCALATION_WEBHOOK_SECRETS; a webhook id is accepted once. "
+            "one of the secrets in ESCALATION_WEBHOOK_SECRETS. A delivery is acted on once: "
+            "the same `webhook-id` again (the sender's retry, same path and body) is answered "
+            "200 with the first answer and header `Idempotent-Replayed: true`; reused for "
+            "another request, 409. Reply and CSAT bodies carry `ticketId`, which must be the "
+            "path's ticket (400 otherwise): the signature covers the body, not the path. "
             "Agent routes need `Authorization: Bearer <token>` (or the dashboard's session "
             "cookie)."
         ),
