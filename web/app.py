@@ -31,6 +31,7 @@ from web.pages import router as pages
 from web.prometheus import render_metrics
 from web.schemas import Health
 from web.services import Services, WebConfig, connect_pool, connect_temporal, services
+from web.sessions import revoke_rotated
 
 __all__ = ["WebConfig", "app", "create_app"]
 
@@ -89,13 +90,16 @@ class SecurityHeaders:
         await self.app(scope, receive, with_headers)
 
 
-async def _forget_old_deliveries(pool: asyncpg.Pool) -> None:
+async def _forget_old_deliveries(pool: asyncpg.Pool, config: WebConfig) -> None:
+    """Old webhook deliveries, expired sessions and sign-in failures past their window."""
     while True:
         await asyncio.sleep(DELIVERY_CLEANUP_SECONDS)
         try:
             await forget_deliveries(pool)
+            await revoke_rotated(pool, config.agents)
+            await config.sign_in_throttle.forget_old(pool)
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
-            log.warning("could not drop old webhook ids: %s", error)
+            log.warning("could not drop old webhook ids, sessions or sign-in failures: %s", error)
 
 
 def create_app(config: WebConfig | None = None) -> FastAPI:
@@ -109,7 +113,16 @@ def create_app(config: WebConfig | None = None) -> FastAPI:
         if not len(resolved.agents):
             log.warning("ESCALATION_AGENTS is unset or empty: no agent can sign in")
         pool = await connect_pool(resolved.endpoints.database_url)
-        cleanup = asyncio.create_task(_forget_old_deliveries(pool), name="forget deliveries")
+        try:  # a rotated token (or a removed agent) ends the sessions opened with the old one
+            revoked = await revoke_rotated(pool, resolved.agents)
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+            log.warning("could not revoke the sessions of rotated tokens: %s", error)
+        else:
+            if revoked:
+                log.info("revoked %d expired or rotated agent session(s)", revoked)
+        cleanup = asyncio.create_task(
+            _forget_old_deliveries(pool, resolved), name="forget deliveries"
+        )
         try:
             temporal = await connect_temporal(resolved.endpoints)
             app.state.services = Services(config=resolved, pool=pool, temporal=temporal)
@@ -135,7 +148,7 @@ def create_app(config: WebConfig | None = None) -> FastAPI:
             "another request, 409. Reply and CSAT bodies carry `ticketId`, which must be the "
             "path's ticket (400 otherwise): the signature covers the body, not the path. "
             "Agent routes need `Authorization: Bearer <token>` (or the dashboard's session "
-            "cookie)."
+            "cookie, `__Host-escalation_session`: a server-side session opened by signing in)."
         ),
         lifespan=lifespan,
     )

@@ -343,6 +343,23 @@ class AgentDirectory:
                 found = agent
         return found
 
+    def holding(self, name: str, token_sha256: str) -> Agent | None:
+        """The agent called `name` if their token's hash is still `token_sha256` (a session
+        opened before the token was rotated finds None)."""
+        try:
+            presented = bytes.fromhex(token_sha256)
+        except ValueError:
+            return None
+        found: Agent | None = None
+        for agent, digest in self._entries:
+            if agent.name == name and hmac.compare_digest(presented, digest):
+                found = agent
+        return found
+
+    def token_hashes(self) -> list[tuple[str, str]]:
+        """(agent name, hex SHA-256 of their token) for every agent."""
+        return [(agent.name, digest.hex()) for agent, digest in self._entries]
+
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> AgentDirectory:
         """The directory in the file named by ESCALATION_AGENTS; unset gives an empty one.

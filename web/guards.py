@@ -1,4 +1,4 @@
-"""FastAPI glue around web/auth.py: who may call what.
+"""FastAPI glue around web/auth.py and web/sessions.py: who may call what.
 
 - Helpdesk webhooks: `SignedWebhookRoute` checks the Standard-Webhooks signature on the raw
   bytes BEFORE FastAPI parses or validates anything (an unsigned request learns nothing about
@@ -8,8 +8,8 @@
   after the handler ran, holding no connection meanwhile; should keeping it fail, the retry
   acts again, and the effects are idempotent on the id (Temporal update id; the workflow's
   seen deliveries for signals; the memo of the run a delivery started).
-- Agents: `Authorization: Bearer <token>` or the session cookie the login form sets (HttpOnly,
-  SameSite=Strict). A request authenticated
+- Agents: `Authorization: Bearer <token>`, or the server-side session the login form opens
+  (its id in a `__Host-` cookie: HttpOnly, Secure, SameSite=Strict). A request authenticated
   by the cookie that changes something must also come from our own origin (Origin, else
   Referer), so another site cannot post forms for us.
 """
@@ -27,8 +27,8 @@ from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBea
 
 from web.auth import Agent, FirstAnswer, WebhookAuthError, first_answer, keep_answer
 from web.services import Services, origin_of, services
+from web.sessions import SESSION_COOKIE, session_agent
 
-SESSION_COOKIE = "escalation_session"
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 bearer_scheme = HTTPBearer(
@@ -40,7 +40,8 @@ cookie_scheme = APIKeyCookie(
     name=SESSION_COOKIE,
     auto_error=False,
     scheme_name="agentSession",
-    description="The session cookie set by POST /login (browsers only; same-origin posts).",
+    description="The session cookie set by POST /login: a random session id held by the server "
+    "(browsers only; same-origin posts).",
 )
 
 
@@ -167,7 +168,7 @@ async def api_agent(
         if agent is None:
             raise HTTPException(401, "invalid agent token", headers={"WWW-Authenticate": "Bearer"})
         return agent
-    agent = found.config.agents.authenticate(session)
+    agent = await session_agent(found.pool, found.config.agents, session)
     if agent is None:
         raise HTTPException(401, "agent token required", headers={"WWW-Authenticate": "Bearer"})
     if request.method in UNSAFE_METHODS and not same_origin(request, found):
@@ -182,7 +183,9 @@ def local_path(request: Request) -> str:
 
 async def page_agent(request: Request, found: Annotated[Services, Depends(services)]) -> Agent:
     """The agent behind a page request (session cookie); otherwise off to /login."""
-    agent = found.config.agents.authenticate(request.cookies.get(SESSION_COOKIE))
+    agent = await session_agent(
+        found.pool, found.config.agents, request.cookies.get(SESSION_COOKIE)
+    )
     if agent is None:
         # After a refused form post, come back to the page the form was on.
         if request.method == "GET":
