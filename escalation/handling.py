@@ -196,6 +196,22 @@ def acknowledgement_cancelled(state: RunState, reason: str) -> None:
 
 # --- effects of messages -----------------------------------------------------------------
 
+# How many recent delivery ids an episode remembers. A helpdesk retries a delivery within hours
+# and sends far fewer messages per ticket than this in that time.
+SEEN_DELIVERIES_KEPT = 200
+
+
+def first_delivery(state: RunState, delivery_id: str | None) -> bool:
+    """True (and remembered) the first time the episode sees this delivery id, False when it
+    has already acted on it; a message without an id is always new."""
+    if delivery_id is None:
+        return True
+    if delivery_id in state.seen_deliveries:
+        return False
+    state.seen_deliveries.append(delivery_id)
+    del state.seen_deliveries[:-SEEN_DELIVERIES_KEPT]
+    return True
+
 
 def record(state: RunState, action: str, details: dict[str, object], now: datetime) -> PendingWork:
     """Queue an escalation_log event under the episode's next sequence number."""

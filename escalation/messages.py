@@ -165,6 +165,9 @@ class CustomerReply(Model):
 
     text: Annotated[str, Field(max_length=MAX_DESCRIPTION_CHARS)]
     at: UtcDatetime | None = None
+    # The helpdesk's `webhook-id` of the delivery: a signal sent again for the same delivery
+    # (the sender's retry after an answer was lost) is ignored by the workflow.
+    delivery_id: Annotated[str, Field(max_length=256)] | None = None
 
 
 class SatisfactionInput(Model):

@@ -80,6 +80,10 @@ class RunState(Model):
     work: list[PendingWork] = Field(default_factory=list)
     resolution: ResolveInput | None = None
     resolved_at: UtcDatetime | None = None
+    # The most recent webhook deliveries (and update ids) this episode acted on, oldest first,
+    # at most handling.SEEN_DELIVERIES_KEPT: a delivery seen again is not applied twice, also
+    # after continue-as-new (the list travels with the state).
+    seen_deliveries: list[str] = Field(default_factory=list)
     runs: int = 1  # 1 + how many times the run continued as new
 
     def monitoring(self) -> tuple[SlaClock, SlaRules]:
@@ -110,6 +114,9 @@ class EscalationInput(Model):
     payload: TicketPayload
     received_at: UtcDatetime
     reopened_because: str | None = None
+    # The webhook delivery that started this episode (a customer reply reopening the ticket):
+    # the same delivery signalled to it later is ignored.
+    delivery_id: str | None = None
     resume: RunState | None = None
     # Test hook: continue as new once history passes this many events (None: when Temporal
     # suggests it).

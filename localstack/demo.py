@@ -176,7 +176,7 @@ def main() -> int:
             print(f"Temporal UI, this run:  {endpoints.workflow_url(workflow_id)}")
             p1_list = f"{ui}/namespaces/{endpoints.namespace}/workflows?query={p1}"
             print(f"Temporal UI, P1 filter: {p1_list}")
-            print(f"Dashboard (Step 9):     {web_url}/  (agent token: {agent_token})")
+            print(f"Dashboard (Step 9):     {web_url}/  (agent demo-agent, token: {agent_token})")
             print(f"This ticket:            {web_url}/tickets/T-12345")
             print("Status:  .venv/bin/python starter.py status T-12345")
             print(

@@ -93,7 +93,9 @@ async def test_webhook_csat_goes_to_the_open_escalation_then_is_recorded_after_r
     path = f"/api/tickets/{ticket_id}/satisfaction"
 
     # Open: the workflow's update answers with its status.
-    open_answer = await post_signed(http, path, {"score": 2, "comment": "still waiting"})
+    open_answer = await post_signed(
+        http, path, {"ticketId": ticket_id, "score": 2, "comment": "still waiting"}
+    )
     assert open_answer.status_code == 200, open_answer.text
     status = open_answer.json()
     assert (status["ticketId"], status["state"], status["satisfaction"]) == (
@@ -112,7 +114,7 @@ async def test_webhook_csat_goes_to_the_open_escalation_then_is_recorded_after_r
     since = datetime.now(UTC)
 
     # Resolved (the run finishing or finished): the answer is recorded against the escalation.
-    first = await post_signed(http, path, {"score": 3})
+    first = await post_signed(http, path, {"ticketId": ticket_id, "score": 3})
     assert first.status_code == 200, first.text
     record = first.json()
     assert record["ticketId"] == ticket_id and record["score"] == 3
@@ -124,7 +126,9 @@ async def test_webhook_csat_goes_to_the_open_escalation_then_is_recorded_after_r
     assert (await handle.result()).outcome == "resolved"
 
     # A second answer replaces the first: still one row, the latest score.
-    second = await post_signed(http, path, {"score": 5, "comment": "Photos are back, thanks!"})
+    second = await post_signed(
+        http, path, {"ticketId": ticket_id, "score": 5, "comment": "Photos are back, thanks!"}
+    )
     assert second.status_code == 200, second.text
     assert (second.json()["score"], second.json()["comment"]) == (5, "Photos are back, thanks!")
     event = assert_one_csat(await csat_rows(pool, ticket_id), ticket_id, 5)
@@ -137,7 +141,7 @@ async def test_webhook_csat_goes_to_the_open_escalation_then_is_recorded_after_r
     assert shown["csatAfterResolution"]["comment"] == "Photos are back, thanks!"
 
     # Out of range: refused before anything is recorded (the body's schema says 1-5).
-    bad = await post_signed(http, path, {"score": 7})
+    bad = await post_signed(http, path, {"ticketId": ticket_id, "score": 7})
     assert bad.status_code == 422, bad.text
     assert bad.json()["detail"][0]["loc"] == ["body", "score"]
     assert_one_csat(await csat_rows(pool, ticket_id), ticket_id, 5)
@@ -147,7 +151,9 @@ async def test_webhook_csat_goes_to_the_open_escalation_then_is_recorded_after_r
 
     # Never escalated (kept with auto-response): nothing to rate after escalation.
     kept = await never_escalated
-    answer = await post_signed(http, f"/api/tickets/{kept}/satisfaction", {"score": 4})
+    answer = await post_signed(
+        http, f"/api/tickets/{kept}/satisfaction", {"ticketId": kept, "score": 4}
+    )
     assert answer.status_code == 404, answer.text
     assert answer.json()["detail"].startswith(f"ticket {kept} was not escalated")
     assert await csat_rows(pool, kept) == []
@@ -161,7 +167,9 @@ async def test_a_terminated_escalation_takes_no_csat_after_resolution(
     await escalated(http, setup, ticket_id)
     handle = client.get_workflow_handle(f"escalation-{ticket_id}")
     await handle.terminate("ops: duplicate ticket")
-    answer = await post_signed(http, f"/api/tickets/{ticket_id}/satisfaction", {"score": 1})
+    answer = await post_signed(
+        http, f"/api/tickets/{ticket_id}/satisfaction", {"ticketId": ticket_id, "score": 1}
+    )
     assert answer.status_code == 409, answer.text
     assert answer.json()["detail"] == (
         f"ticket {ticket_id} is closed without a resolution: no CSAT after resolution"
@@ -194,14 +202,17 @@ async def test_csat_for_a_resolved_ticket_whose_run_is_gone_is_still_recorded(
         """,
         ticket_id,
     )
-    answer = await post_signed(http, f"/api/tickets/{ticket_id}/satisfaction", {"score": 4})
+    answer = await post_signed(
+        http, f"/api/tickets/{ticket_id}/satisfaction", {"ticketId": ticket_id, "score": 4}
+    )
     assert answer.status_code == 200, answer.text
     assert answer.json()["afterResolution"] is True
     [row] = await csat_rows(pool, ticket_id)
     assert (row["event"]["score"], row["event"]["team"]) == (4, "billing")
     assert row["idempotency_key"] == f"{ticket_id}:episode-{ticket_id}:csat"
+    nobody = new_ticket_id("NONE")
     unknown = await post_signed(
-        http, f"/api/tickets/{new_ticket_id('NONE')}/satisfaction", {"score": 4}
+        http, f"/api/tickets/{nobody}/satisfaction", {"ticketId": nobody, "score": 4}
     )
     assert unknown.status_code == 404, unknown.text
 

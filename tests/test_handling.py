@@ -240,3 +240,17 @@ def test_the_customer_tier_search_attribute_is_one_of_a_closed_set() -> None:
         tiers.append(tier)
     assert tiers == ["premium", "premium", "free", "standard", "other", "unknown"]
     assert set(tiers) <= {tier.value for tier in CustomerTier}
+
+
+def test_a_delivery_is_applied_once_and_the_seen_ids_stay_bounded() -> None:
+    state = escalated()
+    assert handling.first_delivery(state, None) and handling.first_delivery(state, None)
+    assert handling.first_delivery(state, "msg_1") is True
+    assert handling.first_delivery(state, "msg_1") is False
+    for n in range(2, handling.SEEN_DELIVERIES_KEPT + 2):
+        assert handling.first_delivery(state, f"msg_{n}")
+    assert len(state.seen_deliveries) == handling.SEEN_DELIVERIES_KEPT
+    assert "msg_1" not in state.seen_deliveries  # the oldest forgotten first
+    # Carried whole across continue-as-new: the state travels as JSON.
+    resumed = RunState.model_validate_json(state.model_dump_json())
+    assert handling.first_delivery(resumed, f"msg_{handling.SEEN_DELIVERIES_KEPT + 1}") is False

@@ -475,6 +475,7 @@ async def test_knowledge_page_in_a_browser_approving_a_draft(
         async with chromium_page() as (page, problems):
             await page.goto(f"{server.url}/knowledge")
             await expect(page).to_have_url(f"{server.url}/login?next=/knowledge")
+            await page.get_by_label("Agent name").fill("ana")
             await page.get_by_label("Agent token").fill(server.setup.tokens["ana"])
             await page.get_by_role("button", name="Sign in").click()
             await expect(page).to_have_url(f"{server.url}/knowledge")

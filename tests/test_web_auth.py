@@ -1,5 +1,6 @@
-"""Webhook signatures, replay protection and agent tokens (web/auth.py): unsigned, stale,
-forged or replayed requests are refused, and no plain token is ever written to disk."""
+"""Webhook signatures, deliveries' first answers and agent tokens (web/auth.py): unsigned,
+stale or forged requests are refused, a delivery keeps its first answer, and no plain token is
+ever written to disk."""
 
 from __future__ import annotations
 
@@ -19,12 +20,12 @@ from web.auth import (
     WebhookAuthError,
     WebhookVerifier,
     bearer_token,
+    first_answer,
     forget_deliveries,
     hash_token,
+    keep_answer,
     new_token,
     parse_secret,
-    remember_delivery,
-    require_new_delivery,
     sign,
     write_agents_file,
 )
@@ -231,47 +232,42 @@ def test_from_env_names_the_bad_secret_by_position_without_echoing_it() -> None:
     assert "s3cr3t" not in str(caught.value)
 
 
-# --- replay protection (PostgreSQL) -----------------------------------------------------------
+# --- first answers (PostgreSQL) ---------------------------------------------------------------
 
 
-async def test_replayed_webhook_id_is_dropped(pool: asyncpg.Pool) -> None:
+async def test_a_delivery_keeps_its_first_answer_for_the_same_request_only(
+    pool: asyncpg.Pool,
+) -> None:
     headers = signed_headers()
     webhook_id = WebhookVerifier([NEW]).verify(headers, BODY, NOW)
-    assert await remember_delivery(pool, webhook_id) is True
+    assert await first_answer(pool, webhook_id) is None  # not answered yet: act on it
+    assert await keep_answer(pool, webhook_id, "/api/tickets", BODY, 202, '{"a": 1}') is None
     # The same signed request again, inside the tolerance window: the signature still checks
-    # out, only the id tells it apart.
+    # out, the id finds the first answer.
     assert WebhookVerifier([NEW]).verify(headers, BODY, NOW) == webhook_id
-    assert await remember_delivery(pool, webhook_id) is False
-    with pytest.raises(WebhookAuthError, match="webhook id already delivered"):
-        await require_new_delivery(pool, webhook_id)
-    assert await remember_delivery(pool, f"msg_{uuid.uuid4().hex}") is True
-
-
-async def test_a_rolled_back_delivery_can_be_retried(pool: asyncpg.Pool) -> None:
-    """Remembered inside the transaction of the change: if the change fails, the helpdesk's
-    retry of the same delivery is accepted, not dropped as a replay."""
-    webhook_id = f"msg_{uuid.uuid4().hex}"
-    async with pool.acquire() as connection:
-        with pytest.raises(RuntimeError):
-            async with connection.transaction():
-                assert await remember_delivery(connection, webhook_id) is True
-                raise RuntimeError("the escalation could not be started")
-        async with connection.transaction():
-            assert await remember_delivery(connection, webhook_id) is True
-    assert await remember_delivery(pool, webhook_id) is False
+    first = await first_answer(pool, webhook_id)
+    assert first is not None and (first.status, first.answer) == (202, '{"a": 1}')
+    assert first.answers("/api/tickets", BODY)
+    assert not first.answers("/api/tickets/T-2/replies", BODY)
+    assert not first.answers("/api/tickets", BODY + b" ")
+    # Two copies acted on at once: the second to keep its answer gets the first one back.
+    again = await keep_answer(pool, webhook_id, "/api/tickets", BODY, 200, '{"b": 2}')
+    assert again == first
+    assert await first_answer(pool, f"msg_{uuid.uuid4().hex}") is None
 
 
 async def test_forget_deliveries_deletes_only_old_ids(pool: asyncpg.Pool) -> None:
     old, recent = f"msg_{uuid.uuid4().hex}", f"msg_{uuid.uuid4().hex}"
+    await keep_answer(pool, old, "/api/tickets", BODY, 202, "{}")
     await pool.execute(
-        "INSERT INTO webhook_deliveries (webhook_id, received_at)"
-        " VALUES ($1, now() - '1 hour'::interval)",
+        "UPDATE webhook_deliveries SET received_at = now() - '4 days'::interval"
+        " WHERE webhook_id = $1",
         old,
     )
-    await remember_delivery(pool, recent)
+    await keep_answer(pool, recent, "/api/tickets", BODY, 202, "{}")
     assert await forget_deliveries(pool) >= 1
-    assert await remember_delivery(pool, old) is True
-    assert await remember_delivery(pool, recent) is False
+    assert await first_answer(pool, old) is None
+    assert await first_answer(pool, recent) is not None
 
 
 # --- agents -----------------------------------------------------------------------------------

@@ -78,6 +78,7 @@ async def test_agent_sees_a_signed_ticket_arrive_opens_it_responds_and_resolves(
         # Sign in, land on the queue, and mark this document to prove it is never reloaded.
         await page.goto(f"{server.url}/")
         await expect(page).to_have_url(f"{server.url}/login?next=/")
+        await page.get_by_label("Agent name").fill("ana")
         await page.get_by_label("Agent token").fill(server.setup.tokens["ana"])
         await page.get_by_role("button", name="Sign in").click()
         await expect(page.get_by_role("heading", name="Open escalations")).to_be_visible()

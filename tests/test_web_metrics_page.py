@@ -505,6 +505,7 @@ async def test_metrics_page_in_a_browser_with_a_realistic_week(
         async with chromium_page() as (page, problems):
             url = f"{server.url}/reports/metrics?since=7d&until=2062-05-12"
             await page.goto(url)
+            await page.get_by_label("Agent name").fill("ana")
             await page.get_by_label("Agent token").fill(server.setup.tokens["ana"])
             await page.get_by_role("button", name="Sign in").click()
             await expect(page).to_have_url(url)

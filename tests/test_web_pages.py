@@ -4,6 +4,7 @@ escaping of customer text, the flash answer after an action."""
 from __future__ import annotations
 
 import html
+import json
 from pathlib import Path
 from typing import Any
 
@@ -52,24 +53,36 @@ async def test_pages_send_a_stranger_to_login_and_keep_where_they_were_going(
     assert "Content-Security-Policy" in form.headers or "content-security-policy" in form.headers
 
 
-async def test_login_sets_an_httponly_strict_cookie_and_refuses_wrong_tokens(
+async def test_login_opens_a_host_only_secure_session_and_refuses_wrong_tokens(
     http: httpx.AsyncClient, setup: WebSetup
 ) -> None:
-    wrong = await http.post("/login", data={"token": "guess"}, headers=ORIGIN)
-    assert wrong.status_code == 401 and "not valid" in wrong.text
+    wrong = await http.post("/login", data={"agent": "ana", "token": "guess"}, headers=ORIGIN)
+    assert wrong.status_code == 401 and "do not match" in wrong.text
+    # Another agent's token under this name is no sign-in either.
+    theirs = await http.post(
+        "/login", data={"agent": "ana", "token": setup.tokens["bo"]}, headers=ORIGIN
+    )
+    assert theirs.status_code == 401
     cross_site = await http.post(
-        "/login", data={"token": setup.tokens["ana"]}, headers={"origin": "https://evil.example"}
+        "/login",
+        data={"agent": "ana", "token": setup.tokens["ana"]},
+        headers={"origin": "https://evil.example"},
     )
     assert cross_site.status_code == 403
     answer = await http.post(
         "/login",
-        data={"token": setup.tokens["ana"], "next": "//evil.example/"},
+        data={"agent": "ana", "token": setup.tokens["ana"], "next": "//evil.example/"},
         headers=ORIGIN,
     )
     assert answer.status_code == 303
     assert answer.headers["location"] == "/"  # no open redirect
-    cookie = answer.headers["set-cookie"].lower()
-    assert "httponly" in cookie and "samesite=strict" in cookie
+    cookie = answer.headers["set-cookie"]
+    assert cookie.startswith("__Host-escalation_session=")
+    session_id = cookie.split(";")[0].split("=", 1)[1]
+    assert session_id != setup.tokens["ana"] and len(session_id) >= 43  # not the token
+    attributes = {part.strip().lower() for part in cookie.split(";")[1:]}
+    assert {"httponly", "secure", "samesite=strict", "path=/"} <= attributes
+    assert not any(part.startswith("domain") for part in attributes)
     queue = await http.get("/")
     assert queue.status_code == 200 and "Signed in as <strong>ana</strong>" in queue.text
     out = await http.post("/logout", headers=ORIGIN)
@@ -197,7 +210,8 @@ async def test_the_page_tells_the_true_record_paused_resolved_rated_and_reopened
 
     assert "data-due" not in await eventually(paused_on_queue)
 
-    reply = b'{"text": "The wedding album, from last Saturday"}'
+    words = "The wedding album, from last Saturday"
+    reply = json.dumps({"ticketId": ticket_id, "text": words}).encode()
     answer = await http.post(
         f"/api/tickets/{ticket_id}/replies", content=reply, headers=signed_headers(reply)
     )
@@ -217,7 +231,9 @@ async def test_the_page_tells_the_true_record_paused_resolved_rated_and_reopened
     assert f'action="{action}/' not in page  # no agent action form
     assert "No agent action: this escalation is resolved." in page
 
-    rating = b'{"score": 4, "comment": "Thanks, all photos are back"}'
+    rating = json.dumps(
+        {"ticketId": ticket_id, "score": 4, "comment": "Thanks, all photos are back"}
+    ).encode()
     answer = await http.post(
         f"/api/tickets/{ticket_id}/satisfaction", content=rating, headers=signed_headers(rating)
     )

@@ -106,11 +106,15 @@ class SignWebhook:
 
 
 def fresh_ticket_id(case: schemathesis.Case) -> None:
-    """A generated intake payload gets a ticket id of its own (still matching the pattern)."""
+    """A generated intake payload gets a ticket id of its own (still matching the pattern); a
+    generated reply or CSAT names the path's ticket in its body, as a helpdesk does (otherwise
+    nearly every one would be refused, 400, before reaching a workflow)."""
     if case.path == "/api/tickets" and isinstance(case.body, dict):
         ticket = case.body.get("ticket")
         if isinstance(ticket, dict) and "id" in ticket:
             ticket["id"] = f"ST-{uuid.uuid4().hex[:12]}"
+    elif isinstance(case.body, dict) and "ticketId" in case.body and case.path_parameters:
+        case.body["ticketId"] = case.path_parameters.get("ticket_id", case.body["ticketId"])
 
 
 @schema.parametrize()

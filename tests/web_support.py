@@ -62,7 +62,9 @@ UNKNOWN_SECRET_TEXT, UNKNOWN_SECRET = make_secret(b"someone else's secret")
 
 AGENTS = {"ana": "engineering", "bo": "billing"}
 METRICS_TOKEN = "test-scrape-token"  # /metrics' bearer token in every test app
-ORIGIN = {"origin": "http://testserver"}  # a form posted from our own pages (asgi_client)
+# A form posted from our own pages (asgi_client). The app is reached as https://testserver so
+# that httpx, like a browser, sends back the Secure `__Host-` session cookie.
+ORIGIN = {"origin": "https://testserver"}
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -196,7 +198,7 @@ async def asgi_client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     run in the test's own event loop."""
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+        async with httpx.AsyncClient(transport=transport, base_url="https://testserver") as http:
             yield http
 
 
@@ -205,7 +207,9 @@ async def login(
 ) -> None:
     """Sign `agent` in through the login form: `http` keeps the session cookie."""
     answer = await http.post(
-        "/login", data={"token": setup.tokens[agent], "next": next}, headers=ORIGIN
+        "/login",
+        data={"agent": agent, "token": setup.tokens[agent], "next": next},
+        headers=ORIGIN,
     )
     assert answer.status_code == 303, answer.text
 

@@ -29,7 +29,14 @@ from web.auth import Agent
 from web.episodes import TicketStatus
 from web.episodes import ticket_status as ticket_status_of
 from web.feedback import CsatRecorded, rate
-from web.guards import SignedWebhookRoute, api_agent, webhook_headers
+from web.guards import (
+    FIRST_STATUS_HEADER,
+    REPLAYED_HEADER,
+    SignedWebhookRoute,
+    api_agent,
+    delivery_id,
+    webhook_headers,
+)
 from web.knowledge import (
     STATUSES,
     KnowledgePattern,
@@ -57,8 +64,9 @@ from web.schemas import (
 from web.services import Services, services
 
 ERRORS: dict[int, str] = {
-    400: "The body could not be read as JSON text (e.g. not UTF-8)",
-    401: "Not authenticated: unsigned, forged, stale or replayed webhook, or no valid token",
+    400: "The body could not be read as JSON text (e.g. not UTF-8), or (webhooks) the body's "
+    "`ticketId` is not the ticket in the path",
+    401: "Not authenticated: unsigned, forged or stale webhook, or no valid token",
     403: "Cookie-authenticated change from another origin",
     404: "No escalation for this ticket",
     409: "The workflow refused the request (the reason is in `detail`), or the ticket is closed",
@@ -71,6 +79,19 @@ def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI `responses` for the error codes a route can answer."""
     return {code: {"model": ErrorDetail, "description": ERRORS[code]} for code in codes}
 
+
+# A delivery answered before (same webhook-id, same request): its first answer again.
+REPLAYED: dict[str, Any] = {
+    "description": "This delivery was answered before (the sender's retry: same `webhook-id`, "
+    "same path and body): the first answer's body again, nothing done twice. Header "
+    f"`{REPLAYED_HEADER}: true`; `{FIRST_STATUS_HEADER}` is the first answer's status.",
+}
+REUSED: dict[str, Any] = {
+    "model": ErrorDetail,
+    "description": "The `webhook-id` was already delivered with another request (another "
+    "path or body): refused, nothing done",
+}
+DeliveryId = Annotated[str, Depends(delivery_id)]
 
 TicketIdPath = Annotated[
     str, Path(pattern=TICKET_ID_PATTERN, description="The helpdesk's ticket id, e.g. T-12345")
@@ -124,25 +145,31 @@ def _without_nul(payload: TicketPayload) -> TicketPayload:
     responses={
         200: {
             "model": TicketAccepted,
-            "description": "The ticket's escalation is running: this delivery found it",
+            "description": "The ticket's escalation is running: this delivery found it. Or: "
+            + REPLAYED["description"],
         },
         202: {
             "description": "An escalation was started: the ticket's first, or a new episode "
             "(`reopened` true) because its previous escalation had finished"
         },
         **errors(400, 401, 503),
+        409: REUSED,
     },
 )
 async def create_ticket(
     payload: TicketPayload,
     response: Response,
     found: Annotated[Services, Depends(services)],
+    delivery: DeliveryId,
 ) -> TicketAccepted:
     """Start `escalation-<ticketId>` (202), find the run still running (200), or start a new
-    episode when the previous one has finished (202, `reopened` true)."""
+    episode when the previous one has finished (202, `reopened` true). The run started is
+    marked with the delivery's id: the same delivery again never starts another episode."""
     payload = _without_nul(payload)
     endpoints = found.config.endpoints
-    result = await temporal_ops.start_escalation(found.temporal, endpoints, payload)
+    result = await temporal_ops.start_escalation(
+        found.temporal, endpoints, payload, delivery_id=delivery
+    )
     if not result.started:
         response.status_code = 200
     return TicketAccepted(
@@ -165,6 +192,7 @@ async def create_ticket(
     response_model=ReplyAccepted,
     summary="Forward a customer reply (signal; reopens a recently resolved ticket)",
     responses={
+        200: {"model": ReplyAccepted, **REPLAYED},
         202: {
             "description": "Signalled to the open escalation, or (resolved less than the "
             "policy's `reopen_within` ago) a new episode started with the reply (`reopened`)"
@@ -174,7 +202,9 @@ async def create_ticket(
             "model": ErrorDetail,
             "description": "The ticket is closed: resolved longer than `reopen_within` ago "
             "(the detail names the date; the helpdesk must send a new ticket), kept with "
-            "auto-response, or closed without a resolution",
+            "auto-response, or closed without a resolution; or "
+            + REUSED["description"][0].lower()
+            + REUSED["description"][1:],
         },
     },
 )
@@ -182,10 +212,14 @@ async def customer_replied(
     ticket_id: TicketIdPath,
     reply: CustomerReplyRequest,
     found: Annotated[Services, Depends(services)],
+    delivery: DeliveryId,
 ) -> ReplyAccepted:
     """Signal `customer_replied` (resumes a paused clock, alerts a P0/P1 team); for a ticket
-    resolved within `reopen_within`, a new episode: the reply over the earlier description."""
-    message = CustomerReply(text=reply.text, at=reply.at or datetime.now(UTC))
+    resolved within `reopen_within`, a new episode: the reply over the earlier description.
+    The body's `ticketId` must be the path's ticket (it is what the signature covers). The
+    signal carries the delivery's id: the workflow applies a delivery once."""
+    same_ticket(ticket_id, reply.ticket_id)
+    message = CustomerReply(text=reply.text, at=reply.at or datetime.now(UTC), delivery_id=delivery)
     result = await temporal_ops.reply(found.temporal, found.config.endpoints, ticket_id, message)
     return ReplyAccepted(
         ticket_id=ticket_id,
@@ -202,23 +236,41 @@ async def customer_replied(
     "/tickets/{ticket_id}/satisfaction",
     response_model=EscalationStatus | CsatRecorded,
     summary="Record a CSAT score 1-5 (update, or CSAT after resolution)",
-    responses=errors(400, 401, 404, 409, 503, 504),
+    responses={
+        **errors(400, 401, 404, 409, 503, 504),
+        200: {"description": "The status or the record; or " + REPLAYED["description"]},
+    },
 )
 async def set_satisfaction(
     ticket_id: TicketIdPath,
     rating: SatisfactionRequest,
     found: Annotated[Services, Depends(services)],
+    delivery: DeliveryId,
 ) -> EscalationStatus | CsatRecorded:
     """While the escalation is open, the `set_satisfaction` update (a drop alerts a P0/P1
     team; the answer is the status). Once it is resolved, the customer's CSAT after
     resolution, recorded against the escalation (the answer is the record); 404 for a ticket
-    that was never escalated."""
+    that was never escalated. The body's `ticketId` must be the path's ticket; the delivery's
+    id is the update id (a repeat changes nothing). 409 also when the `webhook-id` was already
+    delivered with another request."""
+    same_ticket(ticket_id, rating.ticket_id)
     message = SatisfactionInput(score=rating.score, comment=rating.comment)
 
     async def database() -> asyncpg.Pool:
         return found.pool
 
-    return await rate(found.temporal, database, ticket_id, message)
+    return await rate(found.temporal, database, ticket_id, message, update_id=delivery)
+
+
+def same_ticket(path_ticket: str, body_ticket: str) -> None:
+    """The signature covers the body, not the path: the body names the ticket, and a signed
+    delivery posted to another ticket's path is refused."""
+    if body_ticket != path_ticket:
+        raise HTTPException(
+            400,
+            f"the body's ticketId {body_ticket!r} is not the ticket in the path "
+            f"{path_ticket!r}: a signed delivery is for the ticket its body names",
+        )
 
 
 # --- agents --------------------------------------------------------------------------------

@@ -32,12 +32,13 @@ from web.pages import router as pages
 from web.prometheus import render_metrics
 from web.schemas import Health
 from web.services import Services, WebConfig, connect_pool, connect_temporal, services
+from web.sessions import revoke_rotated
 
 __all__ = ["WebConfig", "app", "create_app"]
 
 log = logging.getLogger("web")
 STATIC = Path(__file__).resolve().parent / "static"
-# Old webhook ids protect against nothing (web/auth.py): drop them now and then.
+# Deliveries older than any retry of them (web/auth.py): drop them now and then.
 DELIVERY_CLEANUP_SECONDS = 600.0
 
 STATUS_FOR: dict[type[temporal_ops.TicketError], int] = {
@@ -88,13 +89,16 @@ class SecurityHeaders:
         await self.app(scope, receive, with_headers)
 
 
-async def _forget_old_deliveries(pool: asyncpg.Pool) -> None:
+async def _forget_old_deliveries(pool: asyncpg.Pool, config: WebConfig) -> None:
+    """Old webhook deliveries, expired sessions and sign-in failures past their window."""
     while True:
         await asyncio.sleep(DELIVERY_CLEANUP_SECONDS)
         try:
             await forget_deliveries(pool)
+            await revoke_rotated(pool, config.agents)
+            await config.sign_in_throttle.forget_old(pool)
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
-            log.warning("could not drop old webhook ids: %s", error)
+            log.warning("could not drop old webhook ids, sessions or sign-in failures: %s", error)
 
 
 def metrics_refusal(config: WebConfig, authorization: str) -> Response | None:
@@ -134,7 +138,16 @@ def create_app(config: WebConfig | None = None) -> FastAPI:
                 "ESCALATION_METRICS_PUBLIC=1 when the app listens on a private address only)"
             )
         pool = await connect_pool(resolved.endpoints.database_url)
-        cleanup = asyncio.create_task(_forget_old_deliveries(pool), name="forget deliveries")
+        try:  # a rotated token (or a removed agent) ends the sessions opened with the old one
+            revoked = await revoke_rotated(pool, resolved.agents)
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+            log.warning("could not revoke the sessions of rotated tokens: %s", error)
+        else:
+            if revoked:
+                log.info("revoked %d expired or rotated agent session(s)", revoked)
+        cleanup = asyncio.create_task(
+            _forget_old_deliveries(pool, resolved), name="forget deliveries"
+        )
         try:
             temporal = await connect_temporal(resolved.endpoints)
             app.state.services = Services(config=resolved, pool=pool, temporal=temporal)
@@ -154,9 +167,13 @@ def create_app(config: WebConfig | None = None) -> FastAPI:
             "Webhook routes (tag *ticketing system*) need a Standard-Webhooks signature: "
             "`webhook-id`, `webhook-timestamp` (Unix seconds, at most 5 minutes off) and "
             "`webhook-signature: v1,<base64 HMAC-SHA256 of '{id}.{timestamp}.{body}'>` with "
-            "one of the secrets in ESCALATION_WEBHOOK_SECRETS; a webhook id is accepted once. "
+            "one of the secrets in ESCALATION_WEBHOOK_SECRETS. A delivery is acted on once: "
+            "the same `webhook-id` again (the sender's retry, same path and body) is answered "
+            "200 with the first answer and header `Idempotent-Replayed: true`; reused for "
+            "another request, 409. Reply and CSAT bodies carry `ticketId`, which must be the "
+            "path's ticket (400 otherwise): the signature covers the body, not the path. "
             "Agent routes need `Authorization: Bearer <token>` (or the dashboard's session "
-            "cookie)."
+            "cookie, `__Host-escalation_session`: a server-side session opened by signing in)."
         ),
         lifespan=lifespan,
         # FastAPI's Swagger UI and ReDoc pages load their scripts from a CDN and start them

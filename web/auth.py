@@ -4,8 +4,9 @@ Webhooks are authenticated the way the trusted helpdesks sign them, the Standard
 scheme: HMAC-SHA256 over "{webhook-id}.{webhook-timestamp}.{raw body}", sent as
 `webhook-signature: v1,<base64>`. Several secrets are accepted at once so a secret can be
 rotated without downtime; timestamps outside a 5-minute window are refused so a captured
-request cannot be replayed later, and within the window the webhook id (remembered in
-PostgreSQL) drops a second delivery of the same request.
+request cannot be replayed later. A delivery's first answer is kept in PostgreSQL with its id:
+the sender's retry (same webhook id) gets that answer again, and the effects are idempotent on
+the id as well (web/guards.py).
 
 Agents present `Authorization: Bearer <token>`; the repository and the config only ever hold
 SHA-256 hashes of the tokens, so a leaked config file grants nothing.
@@ -128,8 +129,8 @@ class WebhookVerifier:
         """The webhook id of a genuine, fresh request; WebhookAuthError otherwise.
 
         `body` must be the raw bytes as received (re-serialised JSON would not match). `now`
-        must be timezone-aware. Replays inside the tolerance window are NOT caught here: see
-        `remember_delivery`.
+        must be timezone-aware. A delivery sent again inside the tolerance window is NOT caught
+        here: see `first_answer`.
         """
         if now.tzinfo is None or now.utcoffset() is None:
             raise ValueError("now must be a timezone-aware datetime")
@@ -172,42 +173,89 @@ def _describe(tolerance: timedelta) -> str:
 
 
 # ---------------------------------------------------------------------------------------------
-# Replay protection (PostgreSQL table webhook_deliveries, migration 002_web.sql)
+# Deliveries and their first answers (PostgreSQL table webhook_deliveries, migrations 002, 008)
 # ---------------------------------------------------------------------------------------------
 
-REPLAY_REASON = "webhook id already delivered"
+# A sender retries a delivery (same webhook id, fresh timestamp and signature) for up to a few
+# days (Svix about a day, Stripe three): its first answer is kept that long.
+ANSWER_RETENTION = timedelta(days=3)
 
 
-async def remember_delivery(db: asyncpg.Pool | asyncpg.Connection, webhook_id: str) -> bool:
-    """Record a delivery's webhook id: True the first time, False for a replay.
+@dataclass(frozen=True)
+class FirstAnswer:
+    """What a delivery was first answered, and the request it answered."""
 
-    Call it only AFTER `WebhookVerifier.verify` succeeded (otherwise anyone could burn ids a
-    helpdesk will use) and only for requests that change state. Best called on the connection
-    of the transaction that makes the change: if that change fails and rolls back, the id is
-    forgotten too, and the helpdesk's retry (same webhook id) is accepted instead of dropped.
-    """
-    inserted = await db.fetchval(
-        "INSERT INTO webhook_deliveries (webhook_id) VALUES ($1)"
-        " ON CONFLICT (webhook_id) DO NOTHING RETURNING webhook_id",
+    request_path: str
+    body_sha256: str
+    status: int
+    answer: str
+
+    def answers(self, request_path: str, body: bytes) -> bool:
+        """The same request again (the sender's retry), not the id reused for another one."""
+        digest = hashlib.sha256(body).hexdigest()
+        return self.request_path == request_path and hmac.compare_digest(self.body_sha256, digest)
+
+
+def _first(row: asyncpg.Record | None) -> FirstAnswer | None:
+    if row is None:
+        return None
+    return FirstAnswer(row["request_path"], row["body_sha256"], row["status"], row["answer"])
+
+
+async def first_answer(
+    db: asyncpg.Pool | asyncpg.Connection, webhook_id: str
+) -> FirstAnswer | None:
+    """The answer kept for this delivery id, or None when it has not been answered yet.
+
+    Call it only AFTER `WebhookVerifier.verify` succeeded."""
+    row = await db.fetchrow(
+        "SELECT request_path, body_sha256, status, answer FROM webhook_deliveries"
+        " WHERE webhook_id = $1 AND answer IS NOT NULL",
         webhook_id,
     )
-    return inserted is not None
+    return _first(row)
 
 
-async def require_new_delivery(db: asyncpg.Pool | asyncpg.Connection, webhook_id: str) -> None:
-    """`remember_delivery` that raises WebhookAuthError("webhook id already delivered")."""
-    if not await remember_delivery(db, webhook_id):
-        raise WebhookAuthError(REPLAY_REASON)
+async def keep_answer(
+    db: asyncpg.Pool | asyncpg.Connection,
+    webhook_id: str,
+    request_path: str,
+    body: bytes,
+    status: int,
+    answer: str,
+) -> FirstAnswer | None:
+    """Keep a delivery's (successful) answer; None when it is kept, or the answer another
+    request for the same id kept first (two copies of a delivery acted on at once: the
+    effects are idempotent on the id, and the first answer is the one both give)."""
+    kept = await db.fetchval(
+        """
+        INSERT INTO webhook_deliveries (webhook_id, request_path, body_sha256, status, answer)
+        VALUES ($1, $2, $3, $4, $5)
+        ON CONFLICT (webhook_id) DO UPDATE
+           SET request_path = EXCLUDED.request_path, body_sha256 = EXCLUDED.body_sha256,
+               status = EXCLUDED.status, answer = EXCLUDED.answer, received_at = now()
+         WHERE webhook_deliveries.answer IS NULL
+        RETURNING webhook_id
+        """,
+        webhook_id,
+        request_path,
+        hashlib.sha256(body).hexdigest(),
+        status,
+        answer,
+    )
+    if kept is not None:
+        return None
+    return await first_answer(db, webhook_id)
 
 
 async def forget_deliveries(
-    db: asyncpg.Pool | asyncpg.Connection, older_than: timedelta = 2 * DEFAULT_TOLERANCE
+    db: asyncpg.Pool | asyncpg.Connection, older_than: timedelta = ANSWER_RETENTION
 ) -> int:
-    """Delete ids too old to matter; return how many. Keeps the table small.
+    """Delete deliveries older than any retry of them; return how many. Keeps the table small.
 
-    A request is accepted while |now - timestamp| <= tolerance, so one received at R can be
-    replayed until at most R + 2 x tolerance; older rows protect against nothing.
-    """
+    A delivery is retried by its sender for a few days at most; a retry after that (or the
+    old id replayed by someone else, refused anyway outside the 5-minute signature window)
+    would be acted on again, idempotently on the id inside the workflow."""
     status = await db.execute(
         "DELETE FROM webhook_deliveries WHERE received_at < now() - $1::interval", older_than
     )
@@ -294,6 +342,23 @@ class AgentDirectory:
             if hmac.compare_digest(presented, digest):
                 found = agent
         return found
+
+    def holding(self, name: str, token_sha256: str) -> Agent | None:
+        """The agent called `name` if their token's hash is still `token_sha256` (a session
+        opened before the token was rotated finds None)."""
+        try:
+            presented = bytes.fromhex(token_sha256)
+        except ValueError:
+            return None
+        found: Agent | None = None
+        for agent, digest in self._entries:
+            if agent.name == name and hmac.compare_digest(presented, digest):
+                found = agent
+        return found
+
+    def token_hashes(self) -> list[tuple[str, str]]:
+        """(agent name, hex SHA-256 of their token) for every agent."""
+        return [(agent.name, digest.hex()) for agent, digest in self._entries]
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> AgentDirectory:

@@ -136,14 +136,22 @@ DatabaseOpener = Callable[[], Awaitable[asyncpg.Pool | asyncpg.Connection]]
 
 
 async def rate(
-    client: Client, open_db: DatabaseOpener, ticket_id: str, rating: SatisfactionInput
+    client: Client,
+    open_db: DatabaseOpener,
+    ticket_id: str,
+    rating: SatisfactionInput,
+    update_id: str | None = None,
 ) -> EscalationStatus | CsatRecorded:
     """The `set_satisfaction` update while the escalation is open; once it is resolved (the
     run refuses as resolved, or has completed), the CSAT-after-resolution record. The
-    database is opened only then (the CLI needs none for an open escalation)."""
+    database is opened only then (the CLI needs none for an open escalation). `update_id`
+    (the webhook id) makes a repeated delivery change nothing more (the record after the
+    resolution is one row per episode anyway)."""
     check_score(rating.score)
     try:
-        return await temporal_ops.update(client, ticket_id, "set_satisfaction", rating)
+        return await temporal_ops.update(
+            client, ticket_id, "set_satisfaction", rating, update_id=update_id
+        )
     except TicketClosed:
         db = await open_db()
         if await _escalated(db, ticket_id) and not await _resolved_on_record(db, ticket_id):

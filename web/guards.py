@@ -1,13 +1,17 @@
-"""FastAPI glue around web/auth.py: who may call what.
+"""FastAPI glue around web/auth.py and web/sessions.py: who may call what.
 
 - Helpdesk webhooks: `SignedWebhookRoute` checks the Standard-Webhooks signature on the raw
   bytes BEFORE FastAPI parses or validates anything (an unsigned request learns nothing about
-  our validation and starts nothing), then remembers the webhook id in the same PostgreSQL
-  transaction as the request's effect: a replay is refused, and a delivery that failed is
-  forgotten so the helpdesk's retry (same id) goes through.
-- Agents: `Authorization: Bearer <token>` or the session cookie the login form sets (HttpOnly,
-  SameSite=Strict). A request authenticated by the cookie that changes something must also
-  come from our own origin (Origin, else Referer), so another site cannot post forms for us.
+  our validation and starts nothing). A delivery already answered (the sender's retry: same
+  webhook id, same request) gets its first answer again, 200, without acting; the id reused for
+  another request is refused (409). A new delivery's successful answer is kept with its id
+  after the handler ran, holding no connection meanwhile; should keeping it fail, the retry
+  acts again, and the effects are idempotent on the id (Temporal update id; the workflow's
+  seen deliveries for signals; the memo of the run a delivery started).
+- Agents: `Authorization: Bearer <token>`, or the server-side session the login form opens
+  (its id in a `__Host-` cookie: HttpOnly, Secure, SameSite=Strict). A request authenticated
+  by the cookie that changes something must also come from our own origin (Origin, else
+  Referer), so another site cannot post forms for us.
 """
 
 from __future__ import annotations
@@ -21,10 +25,10 @@ from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
 
-from web.auth import REPLAY_REASON, Agent, WebhookAuthError, remember_delivery
+from web.auth import Agent, FirstAnswer, WebhookAuthError, first_answer, keep_answer
 from web.services import Services, origin_of, services
+from web.sessions import SESSION_COOKIE, session_agent
 
-SESSION_COOKIE = "escalation_session"
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 bearer_scheme = HTTPBearer(
@@ -36,7 +40,8 @@ cookie_scheme = APIKeyCookie(
     name=SESSION_COOKIE,
     auto_error=False,
     scheme_name="agentSession",
-    description="The session cookie set by POST /login (browsers only; same-origin posts).",
+    description="The session cookie set by POST /login: a random session id held by the server "
+    "(browsers only; same-origin posts).",
 )
 
 
@@ -47,8 +52,33 @@ def unauthorized(reason: str) -> JSONResponse:
 # --- webhooks ------------------------------------------------------------------------------
 
 
+REPLAYED_HEADER = "idempotent-replayed"  # as Stripe names it
+FIRST_STATUS_HEADER = "webhook-first-status"
+
+
+def replayed(first: FirstAnswer) -> Response:
+    """A delivery answered before: its first answer again, 200 (the sender stops retrying)."""
+    return Response(
+        first.answer,
+        status_code=200,
+        media_type="application/json",
+        headers={REPLAYED_HEADER: "true", FIRST_STATUS_HEADER: str(first.status)},
+    )
+
+
+def reused(webhook_id: str, first: FirstAnswer) -> JSONResponse:
+    return JSONResponse(
+        {
+            "detail": f"webhook-id {webhook_id} was already delivered with another request "
+            f"(to {first.request_path}): a delivery id belongs to one request"
+        },
+        status_code=409,
+    )
+
+
 class SignedWebhookRoute(APIRoute):
-    """A route only a helpdesk holding one of our webhook secrets can call."""
+    """A route only a helpdesk holding one of our webhook secrets can call; the handler finds
+    the delivery's id in `request.state.webhook_id` (see `delivery_id`)."""
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handle = super().get_route_handler()
@@ -60,24 +90,28 @@ class SignedWebhookRoute(APIRoute):
                 webhook_id = found.config.verifier.verify(request.headers, body, datetime.now(UTC))
             except WebhookAuthError as error:
                 return unauthorized(error.reason)
-            async with found.pool.acquire() as connection:
-                transaction = connection.transaction()
-                await transaction.start()
-                try:
-                    if not await remember_delivery(connection, webhook_id):
-                        await transaction.rollback()
-                        return unauthorized(REPLAY_REASON)
-                    response = await handle(request)
-                except BaseException:
-                    await transaction.rollback()
-                    raise
-                if response.status_code < 400:
-                    await transaction.commit()
-                else:
-                    await transaction.rollback()
+            path = request.url.path
+            first = await first_answer(found.pool, webhook_id)
+            if first is not None:
+                return replayed(first) if first.answers(path, body) else reused(webhook_id, first)
+            request.state.webhook_id = webhook_id
+            response = await handle(request)
+            if response.status_code >= 400:  # nothing done: the retry is decided afresh
                 return response
+            answer = bytes(getattr(response, "body", b"")).decode("utf-8")
+            status = response.status_code
+            first = await keep_answer(found.pool, webhook_id, path, body, status, answer)
+            if first is None:
+                return response
+            return replayed(first) if first.answers(path, body) else reused(webhook_id, first)
 
         return verified
+
+
+def delivery_id(request: Request) -> str:
+    """The webhook id of the delivery being handled (set by SignedWebhookRoute)."""
+    found: str = request.state.webhook_id
+    return found
 
 
 def webhook_headers(
@@ -134,7 +168,7 @@ async def api_agent(
         if agent is None:
             raise HTTPException(401, "invalid agent token", headers={"WWW-Authenticate": "Bearer"})
         return agent
-    agent = found.config.agents.authenticate(session)
+    agent = await session_agent(found.pool, found.config.agents, session)
     if agent is None:
         raise HTTPException(401, "agent token required", headers={"WWW-Authenticate": "Bearer"})
     if request.method in UNSAFE_METHODS and not same_origin(request, found):
@@ -149,7 +183,9 @@ def local_path(request: Request) -> str:
 
 async def page_agent(request: Request, found: Annotated[Services, Depends(services)]) -> Agent:
     """The agent behind a page request (session cookie); otherwise off to /login."""
-    agent = found.config.agents.authenticate(request.cookies.get(SESSION_COOKIE))
+    agent = await session_agent(
+        found.pool, found.config.agents, request.cookies.get(SESSION_COOKIE)
+    )
     if agent is None:
         # After a refused form post, come back to the page the form was on.
         if request.method == "GET":

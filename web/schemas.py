@@ -71,8 +71,11 @@ class TicketAccepted(Model):
 
 
 class CustomerReplyRequest(Model):
-    """A customer reply forwarded by the ticketing system."""
+    """A customer reply forwarded by the ticketing system. `ticketId` repeats the path's
+    ticket so that it is covered by the signature: a delivery posted to another ticket's path
+    is refused (400)."""
 
+    ticket_id: Annotated[str, Field(pattern=TICKET_ID_PATTERN)]
     text: Annotated[str, Field(min_length=1, max_length=MAX_DESCRIPTION_CHARS, pattern=NO_NUL)]
     at: IsoDatetime | None = None
 
@@ -92,8 +95,10 @@ class ReplyAccepted(Model):
 
 
 class SatisfactionRequest(Model):
-    """A CSAT score from the ticketing system."""
+    """A CSAT score from the ticketing system. `ticketId` repeats the path's ticket so that it
+    is covered by the signature: a delivery posted to another ticket's path is refused (400)."""
 
+    ticket_id: Annotated[str, Field(pattern=TICKET_ID_PATTERN)]
     score: Annotated[int, Field(ge=1, le=5), BeforeValidator(_number_only)]
     comment: ShortText | None = None
 

@@ -20,6 +20,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 
 from escalation.config import Endpoints
 from web.auth import AgentDirectory, WebhookVerifier
+from web.sessions import SignInThrottle
 
 PUBLIC_URL_ENV = "ESCALATION_PUBLIC_URL"
 DEFAULT_PUBLIC_URL = "http://localhost:8000"
@@ -48,6 +49,7 @@ class WebConfig:
     extra_origins: tuple[str, ...] = field(default=())
     metrics_token: str | None = None  # the Prometheus scraper's bearer token
     metrics_public: bool = False  # the operator's explicit opt-out: /metrics without a token
+    sign_in_throttle: SignInThrottle = field(default_factory=SignInThrottle)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "public_url", self.public_url.rstrip("/"))
@@ -69,7 +71,9 @@ class WebConfig:
 
     @property
     def secure_cookies(self) -> bool:
-        """Cookies marked Secure when the agents reach us over HTTPS."""
+        """The flash cookie is marked Secure when the agents reach us over HTTPS (the session
+        cookie always is: a `__Host-` cookie must be, and browsers take it on https:// and on
+        http://localhost or 127.0.0.1)."""
         return self.public_url.startswith("https://")
 
     def ticket_url(self, ticket_id: str) -> str:

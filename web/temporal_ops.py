@@ -60,6 +60,10 @@ HISTORY_TIMEOUT_SECONDS = 10.0
 REOPENED_BY_HELPDESK = "the helpdesk sent the ticket again after its escalation ended"
 REOPENED_BY_REPLY = "the customer replied after the resolution"
 
+# The memo key naming the webhook delivery that started a run: the same delivery sent again
+# (its answer was lost) finds that run instead of starting another episode.
+DELIVERY_MEMO = "webhookId"
+
 UNAVAILABLE = frozenset(
     {RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.CANCELLED}
 )
@@ -165,8 +169,16 @@ def episode_of(description: WorkflowExecutionDescription) -> str:
     return first or description.run_id
 
 
+async def started_by(description: WorkflowExecutionDescription, delivery_id: str | None) -> bool:
+    """The run was started by this webhook delivery (its memo names it)."""
+    if delivery_id is None:
+        return False
+    found = await description.memo_value(DELIVERY_MEMO, None)
+    return bool(found == delivery_id)
+
+
 async def start_escalation(
-    client: Client, endpoints: Endpoints, payload: TicketPayload
+    client: Client, endpoints: Endpoints, payload: TicketPayload, delivery_id: str | None = None
 ) -> StartResult:
     """Start `escalation-<ticketId>`, or find the run already there.
 
@@ -174,9 +186,20 @@ async def start_escalation(
     the delivery finds it (started false). A closed run (resolved, kept with auto-response,
     terminated, failed, timed out) or none at all starts a new episode under the same workflow
     id, `reopened` when a previous run existed. USE_EXISTING covers two deliveries racing each
-    other: the second finds the run the first started."""
+    other: the second finds the run the first started. A run started by this very delivery
+    (`delivery_id`, the helpdesk's retry after our answer was lost) is that delivery's answer,
+    even once it has finished: the retry never starts another episode."""
     ticket_id = payload.ticket.id
     previous = await latest_run(client, ticket_id)
+    if previous is not None and await started_by(previous, delivery_id):
+        return StartResult(
+            ticket_id,
+            workflow_id_for(ticket_id),
+            previous.run_id,
+            started=True,
+            reopened=bool(await previous.memo_value("reopened", False)),
+            episode_id=episode_of(previous),
+        )
     if previous is not None and previous.status == WorkflowExecutionStatus.RUNNING:
         return StartResult(
             ticket_id,
@@ -192,6 +215,7 @@ async def start_escalation(
         payload,
         reopened_because=because,
         previous_run_id=previous.run_id if previous is not None else None,
+        delivery_id=delivery_id,
     )
 
 
@@ -202,15 +226,20 @@ async def start_episode(
     *,
     reopened_because: str | None,
     previous_run_id: str | None,
+    delivery_id: str | None = None,
 ) -> StartResult:
-    """A new run under the ticket's workflow id (a closed run's id may be reused)."""
+    """A new run under the ticket's workflow id (a closed run's id may be reused); the webhook
+    delivery starting it is in its memo and its input (the run ignores it if signalled)."""
     ticket_id = payload.ticket.id
     workflow_id = workflow_id_for(ticket_id)
     try:
         handle: WorkflowHandle = await client.start_workflow(
             "EscalationWorkflow",
             EscalationInput(
-                payload=payload, received_at=datetime.now(UTC), reopened_because=reopened_because
+                payload=payload,
+                received_at=datetime.now(UTC),
+                reopened_because=reopened_because,
+                delivery_id=delivery_id,
             ),
             id=workflow_id,
             task_queue=endpoints.task_queue,
@@ -221,6 +250,11 @@ async def start_episode(
             ),
             static_summary=f"Escalation of ticket {ticket_id}"
             + (" (reopened)" if reopened_because else ""),
+            memo=(
+                {DELIVERY_MEMO: delivery_id, "reopened": previous_run_id is not None}
+                if delivery_id
+                else None
+            ),
         )
     except RPCError as error:
         raise _translate(error, ticket_id) from None
@@ -249,12 +283,18 @@ async def signal(client: Client, ticket_id: str, name: str, message: Model) -> N
         raise _translate(error, ticket_id) from None
 
 
-async def update(client: Client, ticket_id: str, name: str, message: Model) -> EscalationStatus:
-    """Send an update and return the workflow's answer, its status after the change."""
+async def update(
+    client: Client, ticket_id: str, name: str, message: Model, update_id: str | None = None
+) -> EscalationStatus:
+    """Send an update and return the workflow's answer, its status after the change.
+    `update_id` (a webhook delivery's id) makes a repeat of the same request an answer of
+    Temporal's, not a second change."""
     handle = handle_for(client, ticket_id)
     try:
         async with asyncio.timeout(UPDATE_TIMEOUT_SECONDS):
-            return await handle.execute_update(name, message, result_type=EscalationStatus)
+            return await handle.execute_update(
+                name, message, id=update_id, result_type=EscalationStatus
+            )
     except WorkflowUpdateFailedError as error:
         reason = error.cause.message if error.cause is not None else str(error)
         raise Refused(reason) from None
@@ -292,7 +332,9 @@ async def reply(
     is resolved, within the outcome's `reopen_until` a new episode whose description is the
     reply over the earlier one quoted. After `reopen_until` ReopenWindowClosed (409); a run
     kept with auto-response or closed without a resolution TicketClosed (409); no run at all
-    TicketNotFound (404)."""
+    TicketNotFound (404). The message's `delivery_id` makes the reply once-only: the running
+    episode ignores a delivery it has seen, and a closed run this delivery reopened answers
+    as reopened instead of reopening again."""
     workflow_id = workflow_id_for(ticket_id)
     for _ in range(2):  # a new episode may start between the failed signal and the describe
         try:
@@ -308,6 +350,10 @@ async def reply(
             break
     else:
         raise TicketError(f"ticket {ticket_id}: its run changed twice while the reply was sent")
+    if await started_by(closed, message.delivery_id):  # this reply reopened it, and it ended
+        return ReplyResult(
+            ticket_id, workflow_id, signalled=False, reopened=True, run_id=closed.run_id
+        )
     outcome = await _outcome_of(client, ticket_id, closed.run_id)
     now = now or datetime.now(UTC)
     if outcome.outcome != "resolved" or outcome.reopen_until is None:
@@ -329,6 +375,7 @@ async def reply(
         payload,
         reopened_because=REOPENED_BY_REPLY,
         previous_run_id=closed.run_id,
+        delivery_id=message.delivery_id,
     )
     if not started.started:  # another delivery reopened it first: this reply goes to that run
         await signal(client, ticket_id, "customer_replied", message)

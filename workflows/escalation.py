@@ -86,6 +86,7 @@ class EscalationWorkflow:
                     id=info.first_execution_run_id, reopened_because=input.reopened_because
                 ),
             )
+            handling.first_delivery(self.state, input.delivery_id)
         self.deliveries = Deliveries(self.state)
         self._shown: tuple[object, ...] | None = None  # what the queue row shows
         self._can_after = input.continue_as_new_after_events
@@ -107,14 +108,25 @@ class EscalationWorkflow:
 
     @workflow.signal
     async def customer_replied(self, reply: CustomerReply) -> None:
-        """The customer wrote again: alert a waiting team, resume a paused clock."""
-        if await self._accept(handling.check_reply, reply, signal=True):
-            self.deliveries.fire_now(handling.customer_replied(self.state, reply, workflow.now()))
+        """The customer wrote again: alert a waiting team, resume a paused clock. A delivery
+        already applied (the helpdesk's retry) is ignored."""
+        if not await self._accept(handling.check_reply, reply, signal=True):
+            return
+        if not handling.first_delivery(self.state, reply.delivery_id):
+            workflow.logger.info("delivery %s already applied: ignored", reply.delivery_id)
+            return
+        self.deliveries.fire_now(handling.customer_replied(self.state, reply, workflow.now()))
 
     @workflow.update
     async def set_satisfaction(self, rating: SatisfactionInput) -> EscalationStatus:
+        """A CSAT score. The web app sends it with the webhook id as the update id: Temporal
+        answers a repeated id within the run, and the seen ids (kept across continue-as-new)
+        keep a later repeat from applying it again."""
         await self._accept(handling.check_satisfaction, rating)
-        self.deliveries.fire_now(handling.satisfaction_changed(self.state, rating, workflow.now()))
+        update = workflow.current_update_info()
+        if handling.first_delivery(self.state, update.id if update else None):
+            alerts = handling.satisfaction_changed(self.state, rating, workflow.now())
+            self.deliveries.fire_now(alerts)
         return self.status()
 
     @set_satisfaction.validator
