@@ -112,13 +112,14 @@ async def test_the_queue_and_step_1_use_the_new_indexes(scale_db: asyncpg.Pool) 
 
 async def test_before_and_after_the_indexes(scale_db: asyncpg.Pool) -> None:
     """The same queue query without migration 007's index (dropped in a transaction rolled
-    back): a scan of every episode and a sort; with it, a walk of the open rows' index."""
+    back): a scan of every episode and a sort; with it, the open rows' index (walked in its
+    order, or as a bitmap then sorted when few rows are open: the planner's choice)."""
     sql = (
         "SELECT ticket_id FROM support_assignments WHERE state <> 'resolved'"
         " ORDER BY priority, sla_due_at NULLS LAST, escalated_at, ticket_id LIMIT 500"
     )
     after = await plan(scale_db, sql)
-    assert "support_assignments_open" in after and "Sort" not in after, after
+    assert "support_assignments_open" in after, after
     with pytest.raises(_Rollback):
         async with scale_db.acquire() as db, db.transaction():
             await db.execute("DROP INDEX support_assignments_open")

@@ -189,6 +189,7 @@ async def test_the_indicators_are_visible_without_any_emoji_font(
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     async with chromium_page(env=no_emoji_fontconfig(tmp_path)) as (page, problems):
         await page.goto(f"{server.url}/login?next=/")
+        await page.get_by_label("Agent name").fill("ana")
         await page.get_by_label("Agent token").fill(server.setup.tokens["ana"])
         await page.get_by_role("button", name="Sign in").click()
         await expect(page.get_by_role("heading", name="Open escalations")).to_be_visible()
