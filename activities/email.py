@@ -13,6 +13,8 @@ every mail until someone fixes them) stays retryable.
 from __future__ import annotations
 
 import hashlib
+from email.errors import HeaderParseError
+from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import formatdate
 from urllib.parse import unquote, urlsplit
@@ -55,7 +57,7 @@ def redact_smtp_url(smtp_url: str) -> str:
     return url._replace(netloc=f"***@{host}" if "@" in url.netloc else host).geturl()
 
 
-async def deliver(smtp_url: str, message: EmailMessage) -> Finish:
+async def deliver(smtp_url: str, message: EmailMessage, recipient: str) -> Finish:
     """Send through SMTP_URL: smtp://[user:pass@]host:port (STARTTLS when the relay offers
     it), smtp+starttls:// (STARTTLS required: a relay without it is an error, never plain
     text), or smtps:// for implicit TLS.
@@ -80,7 +82,8 @@ async def deliver(smtp_url: str, message: EmailMessage) -> Finish:
     )
     try:
         await client.connect()
-        await client.send_message(message)
+        # The envelope names its one recipient: never derived from the headers.
+        await client.send_message(message, recipients=[recipient])
     except BaseException as error:
         client.close()
         refusal = permanent_refusal(error, str(message["To"]))
@@ -97,6 +100,23 @@ async def deliver(smtp_url: str, message: EmailMessage) -> Finish:
             client.close()
 
     return quit
+
+
+def rfc5322_address(recipient: str) -> Address:
+    """`recipient` as one RFC 5322 addr-spec, or a non-retryable refusal naming it: a value
+    with a comment, a group or a second address must not reach the headers."""
+    try:
+        address = Address(addr_spec=recipient)
+    except (ValueError, IndexError, HeaderParseError):
+        address = None
+    if address is None or address.addr_spec != recipient or not address.domain:
+        raise ApplicationError(
+            f"{recipient!r} is not one RFC 5322 address: not sent",
+            {"recipient": recipient, "code": None, "reply": "not an RFC 5322 address"},
+            type="RecipientRefused",
+            non_retryable=True,
+        )
+    return address
 
 
 def permanent_refusal(error: BaseException, recipient: str) -> ApplicationError | None:
@@ -131,13 +151,13 @@ async def send_email_once(
     async def send() -> Finish:
         message = EmailMessage()
         message["From"] = settings.sender
-        message["To"] = recipient
+        message["To"] = rfc5322_address(recipient)
         message["Subject"] = subject
         message["Message-ID"] = message_id
         message["Date"] = formatdate(usegmt=True)
         message["X-Escalation-Ticket"] = ticket_id
         message.set_content(body)
-        return await deliver(settings.smtp_url, message)
+        return await deliver(settings.smtp_url, message, recipient)
 
     already_sent = await deliver_once(
         settings,

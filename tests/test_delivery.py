@@ -498,3 +498,27 @@ async def test_a_webhook_url_secret_reaches_neither_the_row_nor_the_error(
     found = await row(settings.pool, key)
     for text in (found["recipient"], found["last_error"], failed.value.message):
         assert "XXXXsecretXXXX" not in text, text
+
+
+@pytest.mark.parametrize(
+    "recipient", ["a(comment)@example.org", '"q"@example.org', "x@y.example, v@w.example"]
+)
+async def test_an_address_that_is_not_one_rfc_5322_addr_spec_is_refused_and_not_sent(
+    settings: Settings, smtp_sink: SmtpSink, recipient: str
+) -> None:
+    key, ticket = new_key()
+    with pytest.raises(ApplicationError) as failed:
+        await email(settings, key, ticket, recipient)
+    assert failed.value.type == "RecipientRefused" and failed.value.non_retryable
+    assert "RFC 5322" in failed.value.message
+    assert copies(smtp_sink, key) == []
+
+
+async def test_the_envelope_names_exactly_the_recipient(
+    settings: Settings, smtp_sink: SmtpSink
+) -> None:
+    key, ticket = new_key()
+    to = address("envelope")
+    await email(settings, key, ticket, to)
+    [copy] = copies(smtp_sink, key)
+    assert copy.rcpt_tos == (to,) and copy.message["To"] == to
