@@ -18,6 +18,7 @@ from temporalio.testing import ActivityEnvironment
 
 from activities.alerts import AlertActivities
 from activities.settings import DEFAULT_POLICY, FaultInjection, Settings
+from activities.webhook import redact_url
 from escalation.messages import AlertInput, workflow_id_for
 from escalation.models import Priority
 from escalation.policy import Policy, PolicyError, load_policy
@@ -107,7 +108,11 @@ async def test_alert_posts_slack_json_with_headline_and_ticket_to_team_webhook(
     assert f"<{run}|Open the run in the Temporal UI>" in mrkdwn
 
     row = await notification(alert_settings.pool, f"{alert.key}:webhook")
-    assert (row["channel"], row["recipient"], row["status"]) == ("webhook", webhook.url, "sent")
+    assert (row["channel"], row["recipient"], row["status"]) == (
+        "webhook",
+        redact_url(webhook.url),
+        "sent",
+    )
     assert json.loads(row["body"]) == payload
 
 
