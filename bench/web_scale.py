@@ -243,13 +243,14 @@ async def measure(
         scraper = {"authorization": f"Bearer {scrape}"}
         async with app.router.lifespan_context(app):
             transport = httpx.ASGITransport(app=app)
+            # https: httpx, like a browser, sends the Secure session cookie back only so.
             async with httpx.AsyncClient(
-                transport=transport, base_url="http://testserver", timeout=600
+                transport=transport, base_url="https://testserver", timeout=600
             ) as http:
                 signed_in = await http.post(
                     "/login",
-                    data={"token": token, "next": "/"},
-                    headers={"origin": "http://testserver"},
+                    data={"agent": "bench", "token": token, "next": "/"},
+                    headers={"origin": "https://testserver"},
                 )
                 assert signed_in.status_code == 303, signed_in.text
                 figures: dict[str, Any] = {"rows": counts, "loadSec": round(loaded, 1)}
