@@ -27,7 +27,9 @@ from temporalio.service import TLSConfig
 from escalation.config import ConfigError, redact_url
 
 __all__ = [
+    "MISCONFIGURED",
     "ConfigError",
+    "Unreachable",
     "connect_temporal",
     "open_pool",
     "temporal_api_key",
@@ -35,6 +37,15 @@ __all__ = [
 ]
 
 TLS_FILE_VARS = ("TEMPORAL_TLS_CERT", "TEMPORAL_TLS_KEY", "TEMPORAL_TLS_CA")
+
+
+class Unreachable(ConnectionError):
+    """Nothing answers (or it refuses us) at a configured address; `str(err)` is one line naming
+    the variable. An `OSError`, so callers that degrade when a service is down still do."""
+
+
+# What an entry point reports in one line (exit 2) instead of a traceback.
+MISCONFIGURED: tuple[type[Exception], ...] = (ConfigError, Unreachable)
 
 
 def _read_pem(name: str, environ: Mapping[str, str]) -> bytes | None:
@@ -112,7 +123,8 @@ async def connect_temporal(
 
     `environ={}` connects in plain text whatever the environment says (the embedded stack's
     own dev servers). A server that does not answer is a `ConfigError` naming
-    TEMPORAL_ADDRESS (a lazy client connects on its first call instead)."""
+    TEMPORAL_ADDRESS, `Unreachable` (a lazy client connects on its first call instead); a
+    bad TLS setting a `ConfigError`."""
     env = os.environ if environ is None else environ
     tls = temporal_tls(env)
     api_key = temporal_api_key(env)
@@ -126,7 +138,7 @@ async def connect_temporal(
             lazy=lazy,
         )
     except RuntimeError as error:
-        raise ConfigError(
+        raise Unreachable(
             f"TEMPORAL_ADDRESS={address}: cannot connect to Temporal ({_first_line(error)})"
         ) from None
 
@@ -140,15 +152,16 @@ async def _init_connection(connection: asyncpg.Connection) -> None:
 async def open_pool(database_url: str, *, min_size: int = 1, max_size: int = 10) -> asyncpg.Pool:
     """An asyncpg pool decoding jsonb (the log's events) to Python values.
 
-    A database that does not answer or refuses us is a `ConfigError` naming DATABASE_URL (the
-    password left out). Migrations are the worker's (activities/db.py), not done here."""
+    A database that does not answer or refuses us is `Unreachable`, naming DATABASE_URL (the
+    password left out); a DSN asyncpg cannot parse a `ConfigError`. Migrations are the
+    worker's (activities/db.py), not done here."""
     shown = redact_url(database_url)
     try:
         pool = await asyncpg.create_pool(
             database_url, min_size=min_size, max_size=max_size, init=_init_connection
         )
     except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
-        raise ConfigError(
+        raise Unreachable(
             f"DATABASE_URL={shown}: cannot connect to PostgreSQL ({_first_line(error)})"
         ) from None
     except ValueError as error:  # asyncpg's verdict on a DSN it cannot parse

@@ -47,8 +47,8 @@ import asyncpg
 from temporalio.client import Client
 from temporalio.service import RPCError
 
-from connections import connect_temporal
-from escalation.config import ConfigError, Endpoints
+from connections import MISCONFIGURED, Unreachable, connect_temporal
+from escalation.config import Endpoints
 from escalation.evaluation import CorpusError, evaluate, parse_cases, render_text
 from escalation.messages import (
     AgentResponse,
@@ -322,7 +322,7 @@ def main(argv: list[str] | None = None) -> int:
     file) is one line naming the variable, exit 2."""
     try:
         return _main(argv)
-    except ConfigError as error:
+    except MISCONFIGURED as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
 
@@ -378,6 +378,8 @@ def _main(argv: list[str] | None = None) -> int:
     except temporal_ops.TicketError as error:
         print(f"error: {error.message}", file=sys.stderr)
         return 1
+    except Unreachable:
+        raise  # one line naming the variable, exit 2 (`main`)
     except (RPCError, OSError, RuntimeError, asyncpg.PostgresError) as error:
         print(f"error: {type(error).__name__}: {error}", file=sys.stderr)
         return 1

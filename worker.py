@@ -19,8 +19,8 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 from activities.db import apply_migrations
 from activities.registry import all_activities
 from activities.settings import Settings, TicketStatusWebhook, policy_path_from_env
-from connections import connect_temporal, open_pool
-from escalation.config import ConfigError, Endpoints
+from connections import MISCONFIGURED, connect_temporal, open_pool
+from escalation.config import Endpoints
 from workflows.escalation import EscalationWorkflow
 from workflows.ticket_status import TicketStatusWorkflow
 
@@ -109,7 +109,7 @@ def run() -> int:
     """Exit 2 with one line naming the variable when the configuration is wrong."""
     try:
         asyncio.run(main())
-    except ConfigError as error:
+    except MISCONFIGURED as error:
         print(f"worker: error: {error}", file=sys.stderr)
         return 2
     return 0

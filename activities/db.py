@@ -17,7 +17,7 @@ _MIGRATION_LOCK = 7_191_500
 
 async def connect(database_url: str, *, min_size: int = 1, max_size: int = 10) -> asyncpg.Pool:
     """A pool that decodes jsonb to Python values (`connections.open_pool`, the one place a
-    pool is opened; a database that does not answer is a one-line `ConfigError`)."""
+    pool is opened; a database that does not answer is a one-line `Unreachable`)."""
     return await open_pool(database_url, min_size=min_size, max_size=max_size)
 
 

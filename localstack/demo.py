@@ -23,8 +23,8 @@ from urllib.parse import quote
 import asyncpg
 
 from activities.db import apply_migrations
-from connections import open_pool
-from escalation.config import ConfigError, Endpoints, parse_port
+from connections import MISCONFIGURED, open_pool
+from escalation.config import Endpoints, parse_port
 from escalation.messages import EscalationStateName, EscalationStatus, workflow_id_for
 from localstack.errors import StackError
 from localstack.ports import ensure_port_free, wait_for_port
@@ -196,7 +196,7 @@ def main() -> int:
                 print(f"{exited} stopped unexpectedly: see {stack.state_dir / (exited + '.log')}")
                 return 1
             print("\nStopping …")
-    except (StackError, ConfigError) as error:
+    except (StackError, *MISCONFIGURED) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:  # Ctrl-C before the ticket escalated: the stack is already stopped

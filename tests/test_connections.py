@@ -233,16 +233,17 @@ def test_a_bad_tls_setting_is_one_line(
 
 async def test_an_unreachable_server_is_one_line_naming_the_variable() -> None:
     port = free_port()
-    with pytest.raises(ConfigError) as temporal:
+    with pytest.raises(connections.Unreachable) as temporal:
         await connections.connect_temporal(f"127.0.0.1:{port}", environ={})
     assert str(temporal.value) == (
         f"TEMPORAL_ADDRESS=127.0.0.1:{port}: cannot connect to Temporal (connection refused)"
     )
-    with pytest.raises(ConfigError) as database:
+    with pytest.raises(connections.Unreachable) as database:
         await connections.open_pool(f"postgresql://app:s3cr3t@127.0.0.1:{port}/x")
     text = str(database.value)
     assert text.startswith(f"DATABASE_URL=postgresql://app:***@127.0.0.1:{port}/x: cannot connect")
     assert "s3cr3t" not in text and "\n" not in text
+    assert isinstance(database.value, OSError)  # callers that degrade on an outage still do
 
 
 # --- the processes: one line, exit 2, no traceback ----------------------------------------------

@@ -25,7 +25,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from escalation.config import ConfigError
+from connections import MISCONFIGURED
 from web import temporal_ops
 from web.api import agents, webhooks
 from web.auth import forget_deliveries
@@ -125,7 +125,7 @@ def metrics_refusal(config: WebConfig, authorization: str) -> Response | None:
     return None
 
 
-def _stop_misconfigured(error: ConfigError) -> NoReturn:
+def _stop_misconfigured(error: Exception) -> NoReturn:
     """A misconfiguration read from the environment ends the process with one line naming the
     variable and exit 2: raised from the lifespan, uvicorn would print a traceback."""
     print(f"web: error: {error}", file=sys.stderr, flush=True)
@@ -139,7 +139,7 @@ def create_app(config: WebConfig | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         try:
             resolved = config or WebConfig.from_env()
-        except ConfigError as error:
+        except MISCONFIGURED as error:
             _stop_misconfigured(error)
         if not resolved.verifier.configured:
             log.warning("ESCALATION_WEBHOOK_SECRETS is empty: every webhook will get 401")
@@ -152,7 +152,7 @@ def create_app(config: WebConfig | None = None) -> FastAPI:
             )
         try:
             pool = await connect_pool(resolved.endpoints.database_url)
-        except ConfigError as error:
+        except MISCONFIGURED as error:
             if config is not None:  # a test's own configuration: its failure is the test's
                 raise
             _stop_misconfigured(error)
