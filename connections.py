@@ -93,6 +93,7 @@ def temporal_api_key(environ: Mapping[str, str] | None = None) -> str | None:
 # What the SDK's (Rust) transport errors mean, in a few words; anything else: its first line.
 _TRANSPORT_REASONS = (
     ("connection refused", "connection refused"),
+    ("connect call failed", "connection refused"),  # asyncpg's OSError
     ("dns error", "host not found"),
     ("failed to lookup", "host not found"),
     ("timed out", "timed out"),

@@ -241,7 +241,10 @@ async def test_an_unreachable_server_is_one_line_naming_the_variable() -> None:
     with pytest.raises(connections.Unreachable) as database:
         await connections.open_pool(f"postgresql://app:s3cr3t@127.0.0.1:{port}/x")
     text = str(database.value)
-    assert text.startswith(f"DATABASE_URL=postgresql://app:***@127.0.0.1:{port}/x: cannot connect")
+    assert text == (
+        f"DATABASE_URL=postgresql://app:***@127.0.0.1:{port}/x: cannot connect to PostgreSQL"
+        " (connection refused)"
+    )
     assert "s3cr3t" not in text and "\n" not in text
     assert isinstance(database.value, OSError)  # callers that degrade on an outage still do
 
