@@ -45,9 +45,9 @@ from pathlib import Path
 
 import asyncpg
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import RPCError
 
+from connections import MISCONFIGURED, Unreachable, connect_temporal
 from escalation.config import Endpoints
 from escalation.evaluation import CorpusError, evaluate, parse_cases, render_text
 from escalation.messages import (
@@ -127,11 +127,7 @@ def triage_eval(source: str, as_json: bool) -> tuple[int, str]:
 
 
 async def connect(endpoints: Endpoints) -> Client:
-    return await Client.connect(
-        endpoints.temporal_address,
-        namespace=endpoints.namespace,
-        data_converter=pydantic_data_converter,
-    )
+    return await connect_temporal(endpoints.temporal_address, endpoints.namespace)
 
 
 async def start(source: str, endpoints: Endpoints) -> dict[str, object]:
@@ -322,6 +318,16 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """A misconfiguration (a bad port or URL, an address that does not answer, a missing TLS
+    file) is one line naming the variable, exit 2."""
+    try:
+        return _main(argv)
+    except MISCONFIGURED as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+
+
+def _main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     if args.verb == "metrics":
         from web.metrics_cli import metrics_command
@@ -372,6 +378,8 @@ def main(argv: list[str] | None = None) -> int:
     except temporal_ops.TicketError as error:
         print(f"error: {error.message}", file=sys.stderr)
         return 1
+    except Unreachable:
+        raise  # one line naming the variable, exit 2 (`main`)
     except (RPCError, OSError, RuntimeError, asyncpg.PostgresError) as error:
         print(f"error: {type(error).__name__}: {error}", file=sys.stderr)
         return 1

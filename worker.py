@@ -8,17 +8,18 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
-from activities.db import apply_migrations, connect
+from activities.db import apply_migrations
 from activities.registry import all_activities
 from activities.settings import Settings, TicketStatusWebhook, policy_path_from_env
+from connections import MISCONFIGURED, connect_temporal, open_pool
 from escalation.config import Endpoints
 from workflows.escalation import EscalationWorkflow
 from workflows.ticket_status import TicketStatusWorkflow
@@ -62,11 +63,7 @@ def create_worker(
 
 
 async def connect_client(endpoints: Endpoints) -> Client:
-    return await Client.connect(
-        endpoints.temporal_address,
-        namespace=endpoints.namespace,
-        data_converter=pydantic_data_converter,
-    )
+    return await connect_temporal(endpoints.temporal_address, endpoints.namespace)
 
 
 async def run_until_signalled(worker: Worker, ready: Callable[[], None] = lambda: None) -> None:
@@ -86,7 +83,7 @@ async def main() -> None:
     endpoints = Endpoints.from_env()
     policy_path = policy_path_from_env()
     status_webhook = TicketStatusWebhook.from_env()  # and so does a bad status-webhook setting
-    pool = await connect(endpoints.database_url)
+    pool = await open_pool(endpoints.database_url)
     applied = await apply_migrations(pool)
     log.info("migrations applied: %s", ", ".join(applied) or "none needed")
     settings = Settings(
@@ -108,5 +105,15 @@ async def main() -> None:
     await pool.close()
 
 
+def run() -> int:
+    """Exit 2 with one line naming the variable when the configuration is wrong."""
+    try:
+        asyncio.run(main())
+    except MISCONFIGURED as error:
+        print(f"worker: error: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
 if __name__ == "__main__":
-    asyncio.run(main())
+    sys.exit(run())

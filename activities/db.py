@@ -7,6 +7,8 @@ from importlib import resources
 
 import asyncpg
 
+from connections import open_pool
+
 log = logging.getLogger(__name__)
 
 # Any constant works; it only has to be the same for every process applying migrations.
@@ -14,18 +16,9 @@ _MIGRATION_LOCK = 7_191_500
 
 
 async def connect(database_url: str, *, min_size: int = 1, max_size: int = 10) -> asyncpg.Pool:
-    """A pool that decodes jsonb to Python values."""
-
-    async def init(connection: asyncpg.Connection) -> None:
-        import json
-
-        await connection.set_type_codec(
-            "jsonb", encoder=json.dumps, decoder=json.loads, schema="pg_catalog"
-        )
-
-    pool = await asyncpg.create_pool(database_url, min_size=min_size, max_size=max_size, init=init)
-    assert pool is not None
-    return pool
+    """A pool that decodes jsonb to Python values (`connections.open_pool`, the one place a
+    pool is opened; a database that does not answer is a one-line `Unreachable`)."""
+    return await open_pool(database_url, min_size=min_size, max_size=max_size)
 
 
 def migration_files() -> list[tuple[str, str]]:

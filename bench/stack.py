@@ -20,13 +20,13 @@ from typing import Any, ClassVar
 
 import asyncpg
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 
-from activities.db import apply_migrations, connect
+from activities.db import apply_migrations
 from activities.settings import DEFAULT_POLICY
 from bench.probes import Arrivals, CommitProbe, HookReceiver, MailProbe
 from bench.procstat import CpuMeter, cpu_seconds, rss_mb
 from bench.profile import attach, summarize
+from connections import connect_temporal, open_pool
 from escalation.config import Endpoints
 from escalation.policy import anchored
 from localstack.postgres import EmbeddedPostgres
@@ -151,14 +151,12 @@ class BenchStack:
         self.sink = MailProbe(self.mail).start()
         self.receiver = HookReceiver(self.hooks)
         await self.receiver.start()
-        self.pool = await connect(self.postgres.url, max_size=4)
+        self.pool = await open_pool(self.postgres.url, max_size=4)
         await apply_migrations(self.pool)
         await self.pool.execute(SEED_CUSTOMERS)
         self.commit_probe = CommitProbe(self.commits)
         await self.commit_probe.start(self.postgres.url)
-        self.client = await Client.connect(
-            self.temporal.address, data_converter=pydantic_data_converter
-        )
+        self.client = await connect_temporal(self.temporal.address, environ={})
         return self
 
     async def stop(self) -> None:

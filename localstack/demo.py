@@ -10,6 +10,7 @@ import json
 import logging
 import os
 import secrets
+import shlex
 import sys
 import time
 from datetime import datetime
@@ -21,8 +22,9 @@ from urllib.parse import quote
 
 import asyncpg
 
-from activities.db import apply_migrations, connect
-from escalation.config import Endpoints
+from activities.db import apply_migrations
+from connections import MISCONFIGURED, open_pool
+from escalation.config import Endpoints, parse_port
 from escalation.messages import EscalationStateName, EscalationStatus, workflow_id_for
 from localstack.errors import StackError
 from localstack.ports import ensure_port_free, wait_for_port
@@ -35,7 +37,7 @@ RULE = "─" * 78
 
 async def seed_database(database_url: str) -> None:
     """Migrations and Mike's account, so Step 1 reproduces the seed's package."""
-    pool: asyncpg.Pool = await connect(database_url, max_size=2)
+    pool: asyncpg.Pool = await open_pool(database_url, max_size=2)
     try:
         await apply_migrations(pool)
         await pool.execute((EXAMPLES / "demo_seed.sql").read_text())
@@ -76,7 +78,7 @@ def start_web(stack: LocalStack) -> tuple[str, str]:
     and stored only as a hash; the ticketing system's webhook secret is kept in the state dir."""
     from web.auth import new_token, write_agents_file
 
-    port = int(os.environ.get("WEB_PORT", "8000"))
+    port = parse_port("WEB_PORT", os.environ.get("WEB_PORT") or "8000")
     ensure_port_free("127.0.0.1", port, "web app", "WEB_PORT")
     token = new_token()
     agents = stack.state_dir / "agents.toml"
@@ -140,6 +142,13 @@ def acknowledgement_as_received(mail_dir: Path | None, stack: LocalStack) -> str
     return "(no acknowledgement received: SMTP_URL points at an external server)"
 
 
+def starter_command(stack: LocalStack) -> str:
+    """How to run the CLI against this stack from another shell: with the moved ports (or the
+    external addresses) in front, so it never talks to another stack on the default ports."""
+    prefix = " ".join(f"{name}={shlex.quote(value)}" for name, value in stack.client_env().items())
+    return f"{prefix} .venv/bin/python starter.py".strip()
+
+
 def main() -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     stack = LocalStack()
@@ -178,18 +187,16 @@ def main() -> int:
             print(f"Temporal UI, P1 filter: {p1_list}")
             print(f"Dashboard (Step 9):     {web_url}/  (agent demo-agent, token: {agent_token})")
             print(f"This ticket:            {web_url}/tickets/T-12345")
-            print("Status:  .venv/bin/python starter.py status T-12345")
-            print(
-                "Resolve: .venv/bin/python starter.py resolve T-12345 --agent you "
-                "--resolution 'Relinked the upload'"
-            )
+            cli = starter_command(stack)
+            print(f"Status:  {cli} status T-12345")
+            print(f"Resolve: {cli} resolve T-12345 --agent you --resolution 'Relinked the upload'")
             print("\nRunning until Ctrl-C …", flush=True)
             exited = stack.wait()
             if exited:
                 print(f"{exited} stopped unexpectedly: see {stack.state_dir / (exited + '.log')}")
                 return 1
             print("\nStopping …")
-    except StackError as error:
+    except (StackError, *MISCONFIGURED) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:  # Ctrl-C before the ticket escalated: the stack is already stopped

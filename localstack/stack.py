@@ -2,8 +2,10 @@
 
 Each piece is started only when its address is not given in the environment (TEMPORAL_ADDRESS,
 DATABASE_URL, SMTP_URL), so the same entry point works against docker-compose or a shared
-server. A pid file in the state dir stops two demos from fighting over ports and data; one left
-by a crashed demo is recovered automatically.
+server; an address on this machine with the port variable's port (TEMPORAL_PORT,
+POSTGRES_PORT, SMTP_PORT) names the embedded server moved there, as every client reads it
+(`escalation.config.derive_addresses`). A pid file in the state dir stops two demos from
+fighting over ports and data; one left by a crashed demo is recovered automatically.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 
+from escalation.config import Addresses, ConfigError, derive_addresses
 from localstack.errors import StackError
 from localstack.postgres import EmbeddedPostgres
 from localstack.processes import ChildSupervisor, PidFile
@@ -108,6 +111,36 @@ class LocalStack:
             out["TEMPORAL_UI_URL"] = self.temporal_ui_url
         return out
 
+    def addresses(self) -> Addresses:
+        """What the environment asks for: which servers are ours to start, and on which port
+        (a misconfiguration is a `StackError` naming the variable)."""
+        try:
+            return derive_addresses(self.environ)
+        except ConfigError as error:
+            raise StackError(str(error)) from None
+
+    def client_env(self) -> dict[str, str]:
+        """The variables a client started by hand (the printed `starter.py` commands) needs to
+        find this stack rather than the default ports: the port variable of each server we
+        moved, the address of each external one; nothing when all is at the defaults."""
+        defaults = derive_addresses({})
+        out: dict[str, str] = {}
+        pieces = (
+            (self.temporal, self.temporal_address, defaults.temporal.value, "TEMPORAL"),
+            (self.postgres, self.database_url, defaults.postgres.value, "DATABASE"),
+        )
+        for local, value, default, kind in pieces:
+            if value == default:
+                continue
+            if local is not None:
+                name = "TEMPORAL_PORT" if kind == "TEMPORAL" else "POSTGRES_PORT"
+                out[name] = str(local.port)
+            else:
+                out["TEMPORAL_ADDRESS" if kind == "TEMPORAL" else "DATABASE_URL"] = value
+        if self.namespace != "default":
+            out["TEMPORAL_NAMESPACE"] = self.namespace
+        return out
+
     def summary(self) -> str:
         """Human-readable addresses, one per line."""
 
@@ -129,21 +162,22 @@ class LocalStack:
 
     def start(self) -> LocalStack:
         """Start PostgreSQL, Temporal, the SMTP sink (those not given by env), in that order."""
+        wanted = self.addresses()
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self._pidfile.acquire()
         try:
-            if not self.environ.get("DATABASE_URL"):
+            if wanted.postgres.local:
                 self.postgres = EmbeddedPostgres(
                     self.state_dir / "postgres",
-                    port=self._port("POSTGRES_PORT", 5433),
+                    port=wanted.postgres.port,
                     fast=self.fast_postgres,
                     log_file=self.state_dir / "postgres.log",
                 )
                 self.postgres.start()
-            if not self.environ.get("TEMPORAL_ADDRESS"):
+            if wanted.temporal.local:
                 db_file = self.environ.get("TEMPORAL_DB_FILENAME")
                 self.temporal = TemporalDevServer(
-                    port=self._port("TEMPORAL_PORT", 7233),
+                    port=wanted.temporal.port,
                     ui_port=self._port("TEMPORAL_UI_PORT", 8233),
                     namespace=self.namespace,
                     db_filename=Path(db_file) if db_file else None,
@@ -151,10 +185,8 @@ class LocalStack:
                     ui=self.temporal_ui,
                 )
                 self.temporal.start()
-            if not self.environ.get("SMTP_URL"):
-                self.sink = SmtpSink(
-                    port=self._port("SMTP_PORT", 1025), mail_dir=self.state_dir / "mail"
-                )
+            if wanted.smtp.local:
+                self.sink = SmtpSink(port=wanted.smtp.port, mail_dir=self.state_dir / "mail")
                 self.sink.start()
         except BaseException:
             self.stop()

@@ -35,6 +35,7 @@ from temporalio.common import SearchAttributeKey
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
+from connections import connect_temporal
 from escalation.search_attributes import CLI_TYPES
 from localstack.errors import StackError
 from localstack.ports import ensure_port_free, free_port, wait_for_port
@@ -353,9 +354,8 @@ class TemporalDevServer(Service):
             if self._exited():
                 raise self._failure("exited during start-up")
             try:
-                client = await Client.connect(
-                    self.address, namespace=self.namespace, data_converter=pydantic_data_converter
-                )
+                # Our own dev server speaks plain text: no TLS or API key from the environment.
+                client = await connect_temporal(self.address, self.namespace, environ={})
                 registered = await list_search_attributes(client, self.namespace)
                 missing = set(self.search_attributes) - set(registered)
                 if not missing:

@@ -10,9 +10,11 @@ import asyncio
 import contextlib
 import hmac
 import logging
+import os
+import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn
 from urllib.parse import quote
 
 import asyncpg
@@ -23,6 +25,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from connections import MISCONFIGURED
 from web import temporal_ops
 from web.api import agents, webhooks
 from web.auth import forget_deliveries
@@ -122,12 +125,22 @@ def metrics_refusal(config: WebConfig, authorization: str) -> Response | None:
     return None
 
 
+def _stop_misconfigured(error: Exception) -> NoReturn:
+    """A misconfiguration read from the environment ends the process with one line naming the
+    variable and exit 2: raised from the lifespan, uvicorn would print a traceback."""
+    print(f"web: error: {error}", file=sys.stderr, flush=True)
+    os._exit(2)
+
+
 def create_app(config: WebConfig | None = None) -> FastAPI:
     """The app; without `config` it reads the environment when it starts (not on import)."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        resolved = config or WebConfig.from_env()
+        try:
+            resolved = config or WebConfig.from_env()
+        except MISCONFIGURED as error:
+            _stop_misconfigured(error)
         if not resolved.verifier.configured:
             log.warning("ESCALATION_WEBHOOK_SECRETS is empty: every webhook will get 401")
         if not len(resolved.agents):
@@ -137,7 +150,12 @@ def create_app(config: WebConfig | None = None) -> FastAPI:
                 "ESCALATION_METRICS_TOKEN is unset: /metrics answers 403 (set the token, or "
                 "ESCALATION_METRICS_PUBLIC=1 when the app listens on a private address only)"
             )
-        pool = await connect_pool(resolved.endpoints.database_url)
+        try:
+            pool = await connect_pool(resolved.endpoints.database_url)
+        except MISCONFIGURED as error:
+            if config is not None:  # a test's own configuration: its failure is the test's
+                raise
+            _stop_misconfigured(error)
         try:  # a rotated token (or a removed agent) ends the sessions opened with the old one
             revoked = await revoke_rotated(pool, resolved.agents)
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:

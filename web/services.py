@@ -7,7 +7,6 @@ Temporal client) and every request reaches through `request.app.state`.
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -16,8 +15,8 @@ from urllib.parse import urlsplit
 import asyncpg
 from fastapi import Request
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 
+import connections
 from escalation.config import Endpoints
 from web.auth import AgentDirectory, WebhookVerifier
 from web.sessions import SignInThrottle
@@ -100,27 +99,17 @@ class Services:
 async def connect_pool(database_url: str) -> asyncpg.Pool:
     """An asyncpg pool decoding jsonb (the log's events) to Python values.
 
-    Written here rather than imported from activities/: web/ talks to PostgreSQL itself and
-    never imports the worker's code (STYLE.md)."""
+    Opened by `connections.open_pool`, shared with the worker without importing its code
+    (STYLE.md)."""
 
-    async def init(connection: asyncpg.Connection) -> None:
-        await connection.set_type_codec(
-            "jsonb", encoder=json.dumps, decoder=json.loads, schema="pg_catalog"
-        )
-
-    pool = await asyncpg.create_pool(database_url, min_size=1, max_size=10, init=init)
-    assert pool is not None
-    return pool
+    return await connections.open_pool(database_url)
 
 
 async def connect_temporal(endpoints: Endpoints) -> Client:
     """A lazy client: the app starts (and /healthz answers) while Temporal is still coming up;
     calls made while it is down fail with UNAVAILABLE, which the app answers with 503."""
-    return await Client.connect(
-        endpoints.temporal_address,
-        namespace=endpoints.namespace,
-        data_converter=pydantic_data_converter,
-        lazy=True,
+    return await connections.connect_temporal(
+        endpoints.temporal_address, endpoints.namespace, lazy=True
     )
 
 

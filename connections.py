@@ -1,0 +1,171 @@
+"""The one place the service's processes connect to Temporal and open their PostgreSQL pool.
+
+The worker, the web app, the CLI, the demo and the benchmark all come here, so a Temporal
+connection always carries the project's data converter and the TLS / API-key settings of the
+environment, and a connection that cannot be made is one line naming the variable to check:
+
+    TEMPORAL_TLS_CERT, TEMPORAL_TLS_KEY  client certificate and key (PEM files) for mTLS
+    TEMPORAL_TLS_CA                      CA (PEM file) the server's certificate is checked against
+    TEMPORAL_TLS_SERVER_NAME             name the server's certificate must carry (and SNI)
+    TEMPORAL_API_KEY                     API key (Temporal Cloud); TLS is then on by default
+
+Addresses themselves come from `escalation.config` (`Endpoints`, `derive_addresses`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+import asyncpg
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.service import TLSConfig
+
+from escalation.config import ConfigError, redact_url
+
+__all__ = [
+    "MISCONFIGURED",
+    "ConfigError",
+    "Unreachable",
+    "connect_temporal",
+    "open_pool",
+    "temporal_api_key",
+    "temporal_tls",
+]
+
+TLS_FILE_VARS = ("TEMPORAL_TLS_CERT", "TEMPORAL_TLS_KEY", "TEMPORAL_TLS_CA")
+
+
+class Unreachable(ConnectionError):
+    """Nothing answers (or it refuses us) at a configured address; `str(err)` is one line naming
+    the variable. An `OSError`, so callers that degrade when a service is down still do."""
+
+
+# What an entry point reports in one line (exit 2) instead of a traceback.
+MISCONFIGURED: tuple[type[Exception], ...] = (ConfigError, Unreachable)
+
+
+def _read_pem(name: str, environ: Mapping[str, str]) -> bytes | None:
+    raw = (environ.get(name) or "").strip()
+    if not raw:
+        return None
+    path = Path(raw).expanduser()
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError(f"{name}={raw}: no such file") from None
+    except OSError as error:
+        raise ConfigError(f"{name}={raw}: cannot be read ({error.strerror})") from None
+    if b"-----BEGIN" not in data:
+        raise ConfigError(f"{name}={raw}: not a PEM file")
+    return data
+
+
+def temporal_tls(environ: Mapping[str, str] | None = None) -> TLSConfig | None:
+    """TLS from TEMPORAL_TLS_CERT / _KEY / _CA / _SERVER_NAME; None when none is set (then the
+    SDK turns TLS on by itself only for an API key)."""
+    env = os.environ if environ is None else environ
+    cert, key = _read_pem("TEMPORAL_TLS_CERT", env), _read_pem("TEMPORAL_TLS_KEY", env)
+    ca = _read_pem("TEMPORAL_TLS_CA", env)
+    server_name = (env.get("TEMPORAL_TLS_SERVER_NAME") or "").strip() or None
+    if (cert is None) != (key is None):
+        given, missing = (
+            ("TEMPORAL_TLS_CERT", "TEMPORAL_TLS_KEY")
+            if cert is not None
+            else ("TEMPORAL_TLS_KEY", "TEMPORAL_TLS_CERT")
+        )
+        raise ConfigError(f"{given} is set but {missing} is not: mTLS needs both")
+    if cert is None and ca is None and server_name is None:
+        return None
+    return TLSConfig(
+        server_root_ca_cert=ca, domain=server_name, client_cert=cert, client_private_key=key
+    )
+
+
+def temporal_api_key(environ: Mapping[str, str] | None = None) -> str | None:
+    env = os.environ if environ is None else environ
+    return (env.get("TEMPORAL_API_KEY") or "").strip() or None
+
+
+# What the SDK's (Rust) transport errors mean, in a few words; anything else: its first line.
+_TRANSPORT_REASONS = (
+    ("connection refused", "connection refused"),
+    ("connect call failed", "connection refused"),  # asyncpg's OSError
+    ("dns error", "host not found"),
+    ("failed to lookup", "host not found"),
+    ("timed out", "timed out"),
+    ("certificate", "TLS certificate rejected"),
+    ("invalidcontenttype", "not a gRPC endpoint (TLS mismatch?)"),
+)
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    lowered = text.lower()
+    for needle, reason in _TRANSPORT_REASONS:
+        if needle in lowered:
+            return reason
+    lines = text.splitlines()
+    line = lines[0] if lines else type(error).__name__
+    return line if len(line) <= 200 else line[:197] + "..."
+
+
+async def connect_temporal(
+    address: str,
+    namespace: str = "default",
+    *,
+    lazy: bool = False,
+    environ: Mapping[str, str] | None = None,
+) -> Client:
+    """A client with the project's data converter and the environment's TLS and API key.
+
+    `environ={}` connects in plain text whatever the environment says (the embedded stack's
+    own dev servers). A server that does not answer is a `ConfigError` naming
+    TEMPORAL_ADDRESS, `Unreachable` (a lazy client connects on its first call instead); a
+    bad TLS setting a `ConfigError`."""
+    env = os.environ if environ is None else environ
+    tls = temporal_tls(env)
+    api_key = temporal_api_key(env)
+    try:
+        return await Client.connect(
+            address,
+            namespace=namespace,
+            data_converter=pydantic_data_converter,
+            tls=tls if tls is not None else (True if api_key else False),
+            api_key=api_key,
+            lazy=lazy,
+        )
+    except RuntimeError as error:
+        raise Unreachable(
+            f"TEMPORAL_ADDRESS={address}: cannot connect to Temporal ({_first_line(error)})"
+        ) from None
+
+
+async def _init_connection(connection: asyncpg.Connection) -> None:
+    await connection.set_type_codec(
+        "jsonb", encoder=json.dumps, decoder=json.loads, schema="pg_catalog"
+    )
+
+
+async def open_pool(database_url: str, *, min_size: int = 1, max_size: int = 10) -> asyncpg.Pool:
+    """An asyncpg pool decoding jsonb (the log's events) to Python values.
+
+    A database that does not answer or refuses us is `Unreachable`, naming DATABASE_URL (the
+    password left out); a DSN asyncpg cannot parse a `ConfigError`. Migrations are the
+    worker's (activities/db.py), not done here."""
+    shown = redact_url(database_url)
+    try:
+        pool = await asyncpg.create_pool(
+            database_url, min_size=min_size, max_size=max_size, init=_init_connection
+        )
+    except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+        raise Unreachable(
+            f"DATABASE_URL={shown}: cannot connect to PostgreSQL ({_first_line(error)})"
+        ) from None
+    except ValueError as error:  # asyncpg's verdict on a DSN it cannot parse
+        raise ConfigError(f"DATABASE_URL={shown}: {_first_line(error)}") from None
+    assert pool is not None
+    return pool
