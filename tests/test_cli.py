@@ -25,6 +25,10 @@ from tests.test_escalation_workflow import mails_for, wait_for_state
 from web import temporal_ops
 from web.metrics import METRIC_KEYS
 
+# A guard against a hung CLI, not a speed check: triage eval of the 150-ticket development set
+# takes ~20 s on a loaded two-core machine (a cold start and every decision).
+CLI_HANG_GUARD = 240
+
 
 def run_cli(*args: str, stdin: str | None = None, env: dict[str, str] | None = None):
     return subprocess.run(
@@ -34,7 +38,7 @@ def run_cli(*args: str, stdin: str | None = None, env: dict[str, str] | None = N
         text=True,
         cwd=ROOT,
         env={**os.environ, **(env or {})},
-        timeout=60,
+        timeout=CLI_HANG_GUARD,
     )
 
 
