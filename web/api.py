@@ -62,6 +62,7 @@ ERRORS: dict[int, str] = {
     403: "Cookie-authenticated change from another origin",
     404: "No escalation for this ticket",
     409: "The workflow refused the request (the reason is in `detail`), or the ticket is closed",
+    413: "The body is larger than the limit (ESCALATION_WEBHOOK_BODY_LIMIT, 256 KB)",
     503: "Temporal or PostgreSQL is unavailable",
     504: "The workflow did not answer in time",
 }
@@ -81,8 +82,9 @@ webhooks = APIRouter(
     tags=["ticketing system"],
     route_class=SignedWebhookRoute,
     dependencies=[Depends(webhook_headers)],
+    responses=errors(413),
 )
-agents = APIRouter(prefix="/api", tags=["agents"])
+agents = APIRouter(prefix="/api", tags=["agents"], responses=errors(413))
 
 
 def _without_nul(payload: TicketPayload) -> TicketPayload:

@@ -27,6 +27,7 @@ from web.api import agents, webhooks
 from web.auth import forget_deliveries
 from web.guards import LoginRequired
 from web.knowledge_pages import router as knowledge_pages
+from web.limits import BodyLimit, BodyLimits
 from web.pages import router as pages
 from web.prometheus import render_metrics
 from web.schemas import Health
@@ -135,6 +136,15 @@ def create_app(config: WebConfig | None = None) -> FastAPI:
         ),
         lifespan=lifespan,
     )
+
+    def body_limits() -> BodyLimits:
+        if config is not None:
+            return config.body_limits
+        found: Services | None = getattr(app.state, "services", None)
+        return found.config.body_limits if found is not None else BodyLimits()
+
+    # Before any route (and inside SecurityHeaders, so a 413 carries the same headers).
+    app.add_middleware(BodyLimit, limits=body_limits)
     app.add_middleware(SecurityHeaders)
     app.include_router(webhooks)
     app.include_router(agents)

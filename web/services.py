@@ -20,6 +20,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 
 from escalation.config import Endpoints
 from web.auth import AgentDirectory, WebhookVerifier
+from web.limits import BodyLimits
 
 PUBLIC_URL_ENV = "ESCALATION_PUBLIC_URL"
 DEFAULT_PUBLIC_URL = "http://localhost:8000"
@@ -42,6 +43,7 @@ class WebConfig:
     # How long an agent's browser session lasts before the token must be entered again.
     session_seconds: int = 12 * 3600
     extra_origins: tuple[str, ...] = field(default=())
+    body_limits: BodyLimits = field(default_factory=BodyLimits)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "public_url", self.public_url.rstrip("/"))
@@ -49,13 +51,15 @@ class WebConfig:
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> WebConfig:
         """TEMPORAL_ADDRESS, DATABASE_URL, TEMPORAL_UI_URL, ESCALATION_TASK_QUEUE (Endpoints),
-        ESCALATION_WEBHOOK_SECRETS, ESCALATION_AGENTS and ESCALATION_PUBLIC_URL."""
+        ESCALATION_WEBHOOK_SECRETS, ESCALATION_AGENTS, ESCALATION_PUBLIC_URL and the body
+        limits (web/limits.py)."""
         env = os.environ if environ is None else environ
         return cls(
             endpoints=Endpoints.from_env(dict(env)),
             verifier=WebhookVerifier.from_env(env),
             agents=AgentDirectory.from_env(env),
             public_url=env.get(PUBLIC_URL_ENV) or DEFAULT_PUBLIC_URL,
+            body_limits=BodyLimits.from_env(env),
         )
 
     @property
