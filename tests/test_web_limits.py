@@ -25,10 +25,12 @@ from pathlib import Path
 import asyncpg
 import httpx
 import pytest
+import yaml
 from temporalio.client import Client
 
 from localstack.ports import free_port
 from localstack.postgres import EmbeddedPostgres
+from tests.conftest import ROOT
 from tests.web_support import (
     ORIGIN,
     LiveServer,
@@ -38,6 +40,7 @@ from tests.web_support import (
     web_setup,
 )
 from web.limits import BodyLimit, BodyLimits
+from web.services import DatabaseLimits, connect_pool
 
 LIMITS = BodyLimits()
 TWO_GB = 2 * 1024**3
@@ -45,6 +48,7 @@ CHUNK = 64 * 1024
 # The server must have answered before the sender got this far past the limit.
 SLACK = 1024 * 1024
 MAX_GROWTH = 50 * 1024 * 1024
+UNREACHABLE = ("127.0.0.1", "Errno", "onnect", "tonic", "Traceback", "asyncpg", "grpc")
 
 
 # --------------------------------------------------------------------------- helpers
@@ -328,3 +332,171 @@ def test_limits_are_configurable() -> None:
     assert limits.for_path("/login") == 4096
     with pytest.raises(ValueError, match="ESCALATION_FORM_BODY_LIMIT"):
         BodyLimits.from_env({"ESCALATION_FORM_BODY_LIMIT": "lots"})
+
+
+# --------------------------------------------------------------------------- the pool
+
+
+async def resolved_on_record(pool: asyncpg.Pool) -> str:
+    """A ticket resolved long ago (Temporal keeps no run): its CSAT goes to the database."""
+    ticket_id = new_ticket_id("CSAT")
+    await pool.execute(
+        """
+        INSERT INTO support_assignments (ticket_id, episode_id, assigned_to_team, priority,
+            escalated_at, escalation_reason, expected_response_time, workflow_id, state)
+        VALUES ($1, 'episode-' || $1, 'billing', 'P2', now() - interval '40 days',
+                'Refund request', interval '4 hours', 'escalation-' || $1, 'resolved')
+        """,
+        ticket_id,
+    )
+    return ticket_id
+
+
+async def test_twenty_concurrent_csat_deliveries_do_not_deadlock_the_pool(
+    server: LiveServer, pool: asyncpg.Pool
+) -> None:
+    ticket_id = await resolved_on_record(pool)
+    path = f"/api/tickets/{ticket_id}/satisfaction"
+    limits = httpx.Limits(max_connections=50)
+    async with httpx.AsyncClient(base_url=server.url, timeout=30, limits=limits) as http:
+
+        async def deliver(score: int) -> int:
+            body = json.dumps({"score": score, "comment": f"take {score}"}).encode()
+            answer = await http.post(path, content=body, headers=signed_headers(body))
+            return answer.status_code
+
+        started = time.monotonic()
+        async with asyncio.timeout(30):  # the old code never answered: the pool was stuck
+            statuses = await asyncio.gather(*(deliver(1 + n % 5) for n in range(20)))
+        took = time.monotonic() - started
+        assert set(statuses) <= {200, 503}, statuses  # 503: a documented "try again"
+        assert statuses.count(200) >= 10, statuses
+
+        started = time.monotonic()
+        queue = await http.get("/api/queue", headers=server.setup.bearer(), timeout=5)
+        queue_took = time.monotonic() - started
+        assert queue.status_code == 200, queue.text
+        assert queue_took < 1.0, f"/api/queue took {queue_took:.2f} s after the deliveries"
+    recorded = await pool.fetchval(
+        "SELECT count(*) FROM escalation_log WHERE ticket_id = $1 AND action = 'csat'", ticket_id
+    )
+    assert recorded == 1  # one per episode: the later answers replaced the earlier
+    print(f"20 CSAT: {statuses.count(200)} x 200 in {took:.2f} s; queue after {queue_took:.3f} s")
+
+
+async def test_a_csat_delivery_needs_one_connection(
+    client: Client, postgres: EmbeddedPostgres, tmp_path: Path, pool: asyncpg.Pool
+) -> None:
+    """With a pool of one, a CSAT delivery for a resolved ticket still answers 200: it needs
+    no second connection (the old code waited for one for good, here the 2 s acquire timeout
+    would answer 503)."""
+    ticket_id = await resolved_on_record(pool)
+    setup = web_setup(client, postgres.url, "no-worker", tmp_path)
+    for live in _serve(setup, database=DatabaseLimits(acquire_timeout=2, pool_size=1)):
+        async with httpx.AsyncClient(base_url=live.url, timeout=10) as http:
+            body = json.dumps({"score": 4}).encode()
+            answer = await http.post(
+                f"/api/tickets/{ticket_id}/satisfaction", content=body, headers=signed_headers(body)
+            )
+            assert answer.status_code == 200, answer.text
+            assert answer.json()["afterResolution"] is True
+
+
+async def test_acquire_and_statement_timeouts(postgres: EmbeddedPostgres, pool: asyncpg.Pool):
+    limits = DatabaseLimits(acquire_timeout=0.3, statement_timeout=0.2, pool_size=1)
+    small = await connect_pool(postgres.url, limits)
+    try:
+        assert await small.fetchval("SHOW statement_timeout") == "200ms"
+        with pytest.raises(asyncpg.QueryCanceledError):
+            await small.execute("SELECT pg_sleep(2)")
+        async with small.acquire():
+            started = time.monotonic()
+            with pytest.raises(TimeoutError):
+                await small.fetchval("SELECT 1")  # the pool's one connection is taken
+            assert time.monotonic() - started < 1.5
+    finally:
+        await small.close()
+    env = {
+        "ESCALATION_DB_ACQUIRE_TIMEOUT": "2.5",
+        "ESCALATION_DB_STATEMENT_TIMEOUT": "30",
+        "ESCALATION_DB_POOL_SIZE": "20",
+        "ESCALATION_READINESS_TIMEOUT": "1",
+    }
+    assert DatabaseLimits.from_env(env) == DatabaseLimits(2.5, 30.0, 20, 1.0)
+    with pytest.raises(ValueError, match="ESCALATION_DB_ACQUIRE_TIMEOUT"):
+        DatabaseLimits.from_env({"ESCALATION_DB_ACQUIRE_TIMEOUT": "-1"})
+
+
+# --------------------------------------------------------------------------- outages
+
+
+def assert_outage(answer: httpx.Response) -> None:
+    assert answer.status_code == 503, answer.text
+    assert answer.headers.get("retry-after", "").isdigit(), answer.headers
+    for internal in UNREACHABLE:
+        assert internal not in answer.text, f"{internal!r} in {answer.text!r}"
+
+
+async def test_readyz_is_200_when_both_dependencies_answer(server: LiveServer) -> None:
+    async with httpx.AsyncClient(base_url=server.url) as http:
+        started = time.monotonic()
+        answer = await http.get("/readyz")
+        took = time.monotonic() - started
+    assert answer.status_code == 200, answer.text
+    assert answer.json() == {"ready": True, "postgres": "up", "temporal": "up"}
+    assert took < 1.0
+    print(f"/readyz up: {took * 1000:.0f} ms")
+
+
+async def test_postgres_down_answers_503_with_retry_after(
+    client: Client, tmp_path: Path, pool: asyncpg.Pool
+) -> None:
+    closed = f"postgresql://postgres@127.0.0.1:{free_port()}/escalation"
+    setup = web_setup(client, closed, "no-worker", tmp_path)
+    for live in _serve(setup):  # the app starts without its database: /healthz stays up
+        async with httpx.AsyncClient(base_url=live.url, timeout=10) as http:
+            assert (await http.get("/healthz")).status_code == 200
+            started = time.monotonic()
+            ready = await http.get("/readyz")
+            took = time.monotonic() - started
+            assert_outage(ready)
+            assert ready.json() == {"ready": False, "postgres": "down", "temporal": "up"}
+            assert took < setup.config.database.readiness_timeout + 1
+            assert_outage(await http.get("/api/queue", headers=setup.bearer()))
+            body = ticket_body(new_ticket_id("DOWN"))
+            assert_outage(
+                await http.post("/api/tickets", content=body, headers=signed_headers(body))
+            )
+
+
+async def test_temporal_down_answers_503_with_retry_after(
+    client: Client, postgres: EmbeddedPostgres, tmp_path: Path, pool: asyncpg.Pool
+) -> None:
+    setup = web_setup(client, postgres.url, "no-worker", tmp_path)
+    endpoints = dataclasses.replace(
+        setup.config.endpoints, temporal_address=f"127.0.0.1:{free_port()}"
+    )
+    for live in _serve(setup, endpoints=endpoints):
+        async with httpx.AsyncClient(base_url=live.url, timeout=20) as http:
+            # (The old code answered these 500: the lazy client's failed first connection is
+            # a RuntimeError, not an RPCError.)
+            body = ticket_body(new_ticket_id("DOWN"))
+            assert_outage(
+                await http.post("/api/tickets", content=body, headers=signed_headers(body))
+            )
+            ticket = new_ticket_id("DOWN")
+            answer = await http.get(f"/api/tickets/{ticket}", headers=setup.bearer())
+            assert_outage(answer)
+            assert answer.json() == {"detail": "Temporal is unavailable"}
+            started = time.monotonic()
+            ready = await http.get("/readyz")
+            took = time.monotonic() - started
+            assert_outage(ready)
+            assert ready.json() == {"ready": False, "postgres": "up", "temporal": "down"}
+            assert took < setup.config.database.readiness_timeout + 1
+
+
+def test_compose_healthcheck_asks_readyz() -> None:
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    test = " ".join(compose["services"]["web"]["healthcheck"]["test"])
+    assert "/readyz" in test

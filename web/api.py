@@ -29,7 +29,7 @@ from web.auth import Agent
 from web.episodes import TicketStatus
 from web.episodes import ticket_status as ticket_status_of
 from web.feedback import CsatRecorded, rate
-from web.guards import SignedWebhookRoute, api_agent, webhook_headers
+from web.guards import SignedWebhookRoute, api_agent, webhook_connection, webhook_headers
 from web.knowledge import (
     STATUSES,
     KnowledgePattern,
@@ -63,7 +63,7 @@ ERRORS: dict[int, str] = {
     404: "No escalation for this ticket",
     409: "The workflow refused the request (the reason is in `detail`), or the ticket is closed",
     413: "The body is larger than the limit (ESCALATION_WEBHOOK_BODY_LIMIT, 256 KB)",
-    503: "Temporal or PostgreSQL is unavailable",
+    503: "Temporal or PostgreSQL is unavailable (try again after `Retry-After` seconds)",
     504: "The workflow did not answer in time",
 }
 
@@ -210,6 +210,7 @@ async def set_satisfaction(
     ticket_id: TicketIdPath,
     rating: SatisfactionRequest,
     found: Annotated[Services, Depends(services)],
+    connection: Annotated[asyncpg.Connection, Depends(webhook_connection)],
 ) -> EscalationStatus | CsatRecorded:
     """While the escalation is open, the `set_satisfaction` update (a drop alerts a P0/P1
     team; the answer is the status). Once it is resolved, the customer's CSAT after
@@ -217,8 +218,10 @@ async def set_satisfaction(
     that was never escalated."""
     message = SatisfactionInput(score=rating.score, comment=rating.comment)
 
-    async def database() -> asyncpg.Pool:
-        return found.pool
+    async def database() -> asyncpg.Connection:
+        # The delivery's own connection (SignedWebhookRoute): never a second one from the
+        # pool, which deadlocked once ten CSAT deliveries each held one and waited.
+        return connection
 
     return await rate(found.temporal, database, ticket_id, message)
 

@@ -16,6 +16,7 @@ from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
+import asyncpg
 from fastapi import Depends, Header, HTTPException, Request, Response
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
@@ -73,6 +74,10 @@ class SignedWebhookRoute(APIRoute):
             except WebhookAuthError as error:
                 return unauthorized(error.reason)
             async with found.pool.acquire() as connection:
+                # The request's one connection: the handler's own reads and writes go through
+                # it (`webhook_connection`), in this transaction. Taking a second one from the
+                # pool while holding this one deadlocks once every connection is so held.
+                request.state.webhook_connection = connection
                 transaction = connection.transaction()
                 await transaction.start()
                 try:
@@ -90,6 +95,15 @@ class SignedWebhookRoute(APIRoute):
                 return response
 
         return verified
+
+
+def webhook_connection(request: Request) -> asyncpg.Connection:
+    """The pooled connection SignedWebhookRoute holds for this delivery (in the transaction
+    that remembers its webhook id): a webhook handler's database work goes through it."""
+    connection: asyncpg.Connection | None = getattr(request.state, "webhook_connection", None)
+    if connection is None:
+        raise RuntimeError("webhook_connection is only available on a SignedWebhookRoute")
+    return connection
 
 
 def webhook_headers(
