@@ -70,7 +70,8 @@ ERRORS: dict[int, str] = {
     403: "Cookie-authenticated change from another origin",
     404: "No escalation for this ticket",
     409: "The workflow refused the request (the reason is in `detail`), or the ticket is closed",
-    503: "Temporal or PostgreSQL is unavailable",
+    413: "The body is larger than the limit (ESCALATION_WEBHOOK_BODY_LIMIT, 256 KB)",
+    503: "Temporal or PostgreSQL is unavailable (try again after `Retry-After` seconds)",
     504: "The workflow did not answer in time",
 }
 
@@ -102,8 +103,9 @@ webhooks = APIRouter(
     tags=["ticketing system"],
     route_class=SignedWebhookRoute,
     dependencies=[Depends(webhook_headers)],
+    responses=errors(413),
 )
-agents = APIRouter(prefix="/api", tags=["agents"])
+agents = APIRouter(prefix="/api", tags=["agents"], responses=errors(413))
 
 
 def _without_nul(payload: TicketPayload) -> TicketPayload:
@@ -257,6 +259,9 @@ async def set_satisfaction(
     message = SatisfactionInput(score=rating.score, comment=rating.comment)
 
     async def database() -> asyncpg.Pool:
+        # The route holds no connection of its own while this runs (SignedWebhookRoute): one
+        # at a time from the pool, never a second while holding the first (the deadlock once
+        # ten CSAT deliveries each held one and waited).
         return found.pool
 
     return await rate(found.temporal, database, ticket_id, message, update_id=delivery)

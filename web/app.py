@@ -31,9 +31,11 @@ from web.api import agents, webhooks
 from web.auth import forget_deliveries
 from web.guards import LoginRequired
 from web.knowledge_pages import router as knowledge_pages
+from web.limits import BodyLimit, BodyLimits
 from web.pages import router as pages
 from web.prometheus import render_metrics
-from web.schemas import Health
+from web.readiness import readiness
+from web.schemas import Health, Readiness
 from web.services import Services, WebConfig, connect_pool, connect_temporal, services
 from web.sessions import revoke_rotated
 
@@ -43,6 +45,22 @@ log = logging.getLogger("web")
 STATIC = Path(__file__).resolve().parent / "static"
 # Deliveries older than any retry of them (web/auth.py): drop them now and then.
 DELIVERY_CLEANUP_SECONDS = 600.0
+
+# Outages answer 503 with this: a sender or a browser tries again shortly.
+RETRY_AFTER_SECONDS = 5
+RETRY_AFTER = {"retry-after": str(RETRY_AFTER_SECONDS)}
+# What a request can meet when PostgreSQL is down, overloaded or slow: a pooled connection
+# not given within the acquire timeout (TimeoutError), a statement over statement_timeout
+# (QueryCanceledError), a server refusing connections or restarting.
+DATABASE_OUTAGES: tuple[type[Exception], ...] = (
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.QueryCanceledError,
+    asyncpg.TooManyConnectionsError,
+    asyncpg.CannotConnectNowError,
+    ConnectionError,
+    TimeoutError,
+)
 
 STATUS_FOR: dict[type[temporal_ops.TicketError], int] = {
     temporal_ops.TicketNotFound: 404,
@@ -150,8 +168,10 @@ def create_app(config: WebConfig | None = None) -> FastAPI:
                 "ESCALATION_METRICS_TOKEN is unset: /metrics answers 403 (set the token, or "
                 "ESCALATION_METRICS_PUBLIC=1 when the app listens on a private address only)"
             )
+        # Lazy: the app starts (and /healthz answers) while PostgreSQL is down; /readyz and
+        # the 503s say so, and the pool connects once it is back.
         try:
-            pool = await connect_pool(resolved.endpoints.database_url)
+            pool = await connect_pool(resolved.endpoints.database_url, resolved.database, lazy=True)
         except MISCONFIGURED as error:
             if config is not None:  # a test's own configuration: its failure is the test's
                 raise
@@ -201,6 +221,15 @@ def create_app(config: WebConfig | None = None) -> FastAPI:
         redoc_url=None,
         swagger_ui_oauth2_redirect_url=None,
     )
+
+    def body_limits() -> BodyLimits:
+        if config is not None:
+            return config.body_limits
+        found: Services | None = getattr(app.state, "services", None)
+        return found.config.body_limits if found is not None else BodyLimits()
+
+    # Before any route (and inside SecurityHeaders, so a 413 carries the same headers).
+    app.add_middleware(BodyLimit, limits=body_limits)
     app.add_middleware(SecurityHeaders)
     app.include_router(webhooks)
     app.include_router(agents)
@@ -211,6 +240,23 @@ def create_app(config: WebConfig | None = None) -> FastAPI:
     @app.get("/healthz", response_model=Health, tags=["ops"], summary="Liveness")
     async def healthz() -> Health:
         return Health(ok=True)
+
+    @app.get(
+        "/readyz",
+        response_model=Readiness,
+        tags=["ops"],
+        summary="Readiness: PostgreSQL and Temporal answer (503 with Retry-After if not)",
+        responses={503: {"model": Readiness, "description": "A dependency is down"}},
+    )
+    async def readyz(found: Annotated[Services, Depends(services)]) -> JSONResponse:
+        answer = await readiness(
+            found.pool, found.temporal, found.config.database.readiness_timeout
+        )
+        return JSONResponse(
+            answer.model_dump(mode="json", by_alias=True),
+            status_code=200 if answer.ready else 503,
+            headers=None if answer.ready else RETRY_AFTER,
+        )
 
     @app.get("/metrics", include_in_schema=False)
     async def prometheus_metrics(
@@ -226,6 +272,11 @@ def create_app(config: WebConfig | None = None) -> FastAPI:
     async def ticket_error(request: Request, error: temporal_ops.TicketError) -> JSONResponse:
         kinds = type(error).__mro__  # subclasses (feedback.NotEscalated) answer as their base
         status = next((STATUS_FOR[kind] for kind in kinds if kind in STATUS_FOR), 502)
+        if isinstance(error, temporal_ops.TemporalDown):
+            # The reason (addresses, gRPC details) is logged by temporal_ops, not shown.
+            return JSONResponse(
+                {"detail": temporal_ops.TEMPORAL_DOWN}, status_code=503, headers=RETRY_AFTER
+            )
         return JSONResponse({"detail": error.message}, status_code=status)
 
     @app.exception_handler(LoginRequired)
@@ -233,10 +284,17 @@ def create_app(config: WebConfig | None = None) -> FastAPI:
         return RedirectResponse(f"/login?next={quote(error.next_path, safe='/')}", 303)
 
     async def database_down(request: Request, error: Exception) -> JSONResponse:
-        log.error("database unavailable: %s", error)
-        return JSONResponse({"detail": "the database is unavailable"}, status_code=503)
+        # The reason is for the log; the answer says what is down, not why (no addresses,
+        # no SQL, no driver messages).
+        log.error("database unavailable (%s %s): %r", request.method, request.url.path, error)
+        detail = (
+            "the database did not answer in time"
+            if isinstance(error, TimeoutError | asyncpg.QueryCanceledError)
+            else "the database is unavailable"
+        )
+        return JSONResponse({"detail": detail}, status_code=503, headers=RETRY_AFTER)
 
-    for kind in (asyncpg.PostgresConnectionError, asyncpg.InterfaceError, ConnectionError):
+    for kind in DATABASE_OUTAGES:
         app.add_exception_handler(kind, database_down)
 
     return app

@@ -125,13 +125,10 @@ class WebhookVerifier:
                 raise ValueError(f"{SECRETS_ENV}, secret #{position}: {error}") from None
         return cls(keys, tolerance)
 
-    def verify(self, headers: Mapping[str, str], body: bytes, now: datetime) -> str:
-        """The webhook id of a genuine, fresh request; WebhookAuthError otherwise.
-
-        `body` must be the raw bytes as received (re-serialised JSON would not match). `now`
-        must be timezone-aware. A delivery sent again inside the tolerance window is NOT caught
-        here: see `first_answer`.
-        """
+    def check_headers(self, headers: Mapping[str, str], now: datetime) -> tuple[str, str, str]:
+        """The (webhook id, timestamp, signature header) of a request whose headers could be
+        a genuine, fresh delivery; WebhookAuthError otherwise. Needs no body: the web app
+        calls it before reading one, so an unsigned or stale request is refused without it."""
         if now.tzinfo is None or now.utcoffset() is None:
             raise ValueError("now must be a timezone-aware datetime")
         if not self._secrets:
@@ -152,6 +149,16 @@ class WebhookVerifier:
             raise WebhookAuthError("webhook-timestamp is not an integer")
         if abs(now.timestamp() - int(timestamp)) > self.tolerance.total_seconds():
             raise WebhookAuthError(f"timestamp outside the {_describe(self.tolerance)} tolerance")
+        return webhook_id, timestamp, signature
+
+    def verify(self, headers: Mapping[str, str], body: bytes, now: datetime) -> str:
+        """The webhook id of a genuine, fresh request; WebhookAuthError otherwise.
+
+        `body` must be the raw bytes as received (re-serialised JSON would not match). `now`
+        must be timezone-aware. A delivery sent again inside the tolerance window is NOT caught
+        here: see `first_answer`.
+        """
+        webhook_id, timestamp, signature = self.check_headers(headers, now)
         presented = _presented_signatures(signature)
         matched = False
         # Every secret against every entry, no early exit: timing says nothing about which.

@@ -45,8 +45,11 @@ cookie_scheme = APIKeyCookie(
 )
 
 
-def unauthorized(reason: str) -> JSONResponse:
-    return JSONResponse({"detail": reason}, status_code=401)
+def unauthorized(reason: str, *, close: bool = False) -> JSONResponse:
+    """401 with a reason safe to show; `close` for an answer given before the body was read
+    (the server then stops reading instead of draining what the sender still streams)."""
+    headers = {"connection": "close"} if close else None
+    return JSONResponse({"detail": reason}, status_code=401, headers=headers)
 
 
 # --- webhooks ------------------------------------------------------------------------------
@@ -85,9 +88,18 @@ class SignedWebhookRoute(APIRoute):
 
         async def verified(request: Request) -> Response:
             found = services(request)
-            body = await request.body()  # cached: FastAPI parses these same bytes afterwards
+            verifier = found.config.verifier
             try:
-                webhook_id = found.config.verifier.verify(request.headers, body, datetime.now(UTC))
+                # Missing or stale headers: refused before a byte of the body is read (and
+                # the connection closed, so the server does not drain it either).
+                verifier.check_headers(request.headers, datetime.now(UTC))
+            except WebhookAuthError as error:
+                return unauthorized(error.reason, close=True)
+            # Read (within web/limits.py's bound) before a pooled connection is taken: a slow
+            # sender holds none. Cached: FastAPI parses these same bytes afterwards.
+            body = await request.body()
+            try:
+                webhook_id = verifier.verify(request.headers, body, datetime.now(UTC))
             except WebhookAuthError as error:
                 return unauthorized(error.reason)
             path = request.url.path

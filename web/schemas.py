@@ -4,7 +4,7 @@ each declared on its route so `/openapi.json` describes the API completely."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BeforeValidator, Field, StrictBool
 
@@ -49,6 +49,14 @@ class ErrorDetail(Model):
 
 class Health(Model):
     ok: bool
+
+
+class Readiness(Model):
+    """`/readyz`: 200 when both dependencies answer, 503 (with Retry-After) otherwise."""
+
+    ready: bool
+    postgres: Literal["up", "down"]
+    temporal: Literal["up", "down"]
 
 
 class TicketAccepted(Model):

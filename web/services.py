@@ -7,9 +7,11 @@ Temporal client) and every request reaches through `request.app.state`.
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import urlsplit
 
 import asyncpg
@@ -19,6 +21,7 @@ from temporalio.client import Client
 import connections
 from escalation.config import Endpoints
 from web.auth import AgentDirectory, WebhookVerifier
+from web.limits import BodyLimits
 from web.sessions import SignInThrottle
 
 PUBLIC_URL_ENV = "ESCALATION_PUBLIC_URL"
@@ -35,6 +38,51 @@ def origin_of(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}".lower()
 
 
+ACQUIRE_TIMEOUT_ENV = "ESCALATION_DB_ACQUIRE_TIMEOUT"
+STATEMENT_TIMEOUT_ENV = "ESCALATION_DB_STATEMENT_TIMEOUT"
+POOL_SIZE_ENV = "ESCALATION_DB_POOL_SIZE"
+READINESS_TIMEOUT_ENV = "ESCALATION_READINESS_TIMEOUT"
+
+
+def _seconds(environ: Mapping[str, str], name: str, default: float) -> float:
+    text = environ.get(name, "").strip()
+    if not text:
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not 0 < value < 86_400:
+        raise ValueError(f"{name} must be a positive number of seconds, got {text!r}")
+    return value
+
+
+@dataclass(frozen=True)
+class DatabaseLimits:
+    """How long a request waits for a pooled connection (`acquire_timeout`, also the connect
+    timeout), how long PostgreSQL lets one statement run (`statement_timeout`, set on the
+    server for every pooled connection), the pool's size, and how long `/readyz` waits for
+    each dependency. All in seconds."""
+
+    acquire_timeout: float = 5.0
+    statement_timeout: float = 15.0
+    pool_size: int = 10
+    readiness_timeout: float = 2.0
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> DatabaseLimits:
+        env = os.environ if environ is None else environ
+        size = env.get(POOL_SIZE_ENV, "").strip()
+        if size and (not size.isdigit() or not 1 <= int(size) <= 1000):
+            raise ValueError(f"{POOL_SIZE_ENV} must be a number of connections, got {size!r}")
+        return cls(
+            acquire_timeout=_seconds(env, ACQUIRE_TIMEOUT_ENV, cls.acquire_timeout),
+            statement_timeout=_seconds(env, STATEMENT_TIMEOUT_ENV, cls.statement_timeout),
+            pool_size=int(size) if size else cls.pool_size,
+            readiness_timeout=_seconds(env, READINESS_TIMEOUT_ENV, cls.readiness_timeout),
+        )
+
+
 @dataclass(frozen=True)
 class WebConfig:
     """Everything the app needs from outside; `from_env` reads the documented variables."""
@@ -49,6 +97,8 @@ class WebConfig:
     metrics_token: str | None = None  # the Prometheus scraper's bearer token
     metrics_public: bool = False  # the operator's explicit opt-out: /metrics without a token
     sign_in_throttle: SignInThrottle = field(default_factory=SignInThrottle)
+    body_limits: BodyLimits = field(default_factory=BodyLimits)
+    database: DatabaseLimits = field(default_factory=DatabaseLimits)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "public_url", self.public_url.rstrip("/"))
@@ -57,7 +107,8 @@ class WebConfig:
     def from_env(cls, environ: Mapping[str, str] | None = None) -> WebConfig:
         """TEMPORAL_ADDRESS, DATABASE_URL, TEMPORAL_UI_URL, ESCALATION_TASK_QUEUE (Endpoints),
         ESCALATION_WEBHOOK_SECRETS, ESCALATION_AGENTS, ESCALATION_PUBLIC_URL,
-        ESCALATION_METRICS_TOKEN and ESCALATION_METRICS_PUBLIC."""
+        ESCALATION_METRICS_TOKEN, ESCALATION_METRICS_PUBLIC, the body limits (web/limits.py)
+        and the database limits (DatabaseLimits)."""
         env = os.environ if environ is None else environ
         return cls(
             endpoints=Endpoints.from_env(dict(env)),
@@ -66,6 +117,8 @@ class WebConfig:
             public_url=env.get(PUBLIC_URL_ENV) or DEFAULT_PUBLIC_URL,
             metrics_token=env.get(METRICS_TOKEN_ENV, "").strip() or None,
             metrics_public=env.get(METRICS_PUBLIC_ENV, "").strip().lower() in ("1", "true", "yes"),
+            body_limits=BodyLimits.from_env(env),
+            database=DatabaseLimits.from_env(env),
         )
 
     @property
@@ -96,13 +149,52 @@ class Services:
     temporal: Client
 
 
-async def connect_pool(database_url: str) -> asyncpg.Pool:
-    """An asyncpg pool decoding jsonb (the log's events) to Python values.
+class TimedPool(asyncpg.Pool):  # type: ignore[misc]
+    """An asyncpg pool whose `acquire` (and so `fetch`, `execute`... on the pool) waits at most
+    `acquire_timeout` seconds for a connection, then raises TimeoutError (answered 503): a
+    request never waits for good on an exhausted pool or an unreachable server."""
 
-    Opened by `connections.open_pool`, shared with the worker without importing its code
-    (STYLE.md)."""
+    def __init__(self, *args: Any, acquire_timeout: float, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.acquire_timeout = acquire_timeout
 
-    return await connections.open_pool(database_url)
+    def acquire(self, *, timeout: float | None = None) -> Any:
+        return super().acquire(timeout=self.acquire_timeout if timeout is None else timeout)
+
+
+async def connect_pool(
+    database_url: str, limits: DatabaseLimits | None = None, *, lazy: bool = False
+) -> asyncpg.Pool:
+    """An asyncpg pool decoding jsonb (the log's events) to Python values, with `limits`
+    (acquire and statement timeouts, size). `lazy` opens no connection yet: the web app then
+    starts while PostgreSQL is down and `/readyz` says so.
+
+    The web app's own pool (connections.open_pool is the worker's and the CLI's): it adds the
+    request-scoped limits a server facing the internet needs."""
+    limits = limits or DatabaseLimits()
+
+    async def init(connection: asyncpg.Connection) -> None:
+        await connection.set_type_codec(
+            "jsonb", encoder=json.dumps, decoder=json.loads, schema="pg_catalog"
+        )
+
+    pool = TimedPool(
+        database_url,
+        acquire_timeout=limits.acquire_timeout,
+        min_size=0 if lazy else 1,
+        max_size=limits.pool_size,
+        max_queries=50_000,
+        max_inactive_connection_lifetime=300.0,
+        init=init,
+        loop=None,
+        connection_class=asyncpg.Connection,
+        record_class=asyncpg.Record,
+        # Connecting counts against the acquire timeout too (a black-holed server).
+        timeout=limits.acquire_timeout,
+        server_settings={"statement_timeout": str(int(limits.statement_timeout * 1000))},
+    )
+    await pool
+    return pool
 
 
 async def connect_temporal(endpoints: Endpoints) -> Client:

@@ -14,6 +14,7 @@ from the previous run's payload, the reply on top and the earlier description qu
 from __future__ import annotations
 
 import asyncio
+import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -49,6 +50,8 @@ from escalation.run_state import EscalationInput
 
 # An update waits for the workflow's answer; a run whose worker is down never answers, and an
 # HTTP client must not hang with it.
+log = logging.getLogger("web")
+
 UPDATE_TIMEOUT_SECONDS = 30.0
 # The ticket page shows the live status only if it comes quickly.
 QUERY_TIMEOUT_SECONDS = 3.0
@@ -102,6 +105,9 @@ class TemporalDown(TicketError):
     """Temporal itself cannot be reached: 503."""
 
 
+TEMPORAL_DOWN = "Temporal is unavailable"
+
+
 @dataclass(frozen=True)
 class StartResult:
     """The run a delivery started or found. `episode_id` is the run chain's first run id (the
@@ -131,14 +137,27 @@ class ReplyResult:
     reopen_until: datetime | None = None
 
 
-def _translate(error: RPCError, ticket_id: str) -> TicketError:
+def unreachable(error: BaseException) -> bool:
+    """The lazy client's first connection failed (the SDK raises a bare RuntimeError for it,
+    not an RPCError): Temporal is down, or not up yet."""
+    return isinstance(error, RuntimeError) and str(error).startswith("Failed client connect")
+
+
+def _translate(error: RPCError | RuntimeError, ticket_id: str) -> TicketError:
+    if not isinstance(error, RPCError):
+        if not unreachable(error):
+            raise error
+        log.warning("Temporal is unreachable (ticket %s): %s", ticket_id, error)
+        return TemporalDown(TEMPORAL_DOWN)
     message = error.message or str(error)
     if error.status == RPCStatusCode.NOT_FOUND:
         if "completed" in message.lower():
             return TicketClosed(f"ticket {ticket_id} is closed: its escalation has finished")
         return TicketNotFound(f"no escalation for ticket {ticket_id}")
     if error.status in UNAVAILABLE:
-        return TemporalDown(f"Temporal is unavailable: {message}")
+        # The gRPC message names addresses and transport errors: logged, never answered.
+        log.warning("Temporal is unavailable (ticket %s): %s", ticket_id, message)
+        return TemporalDown(TEMPORAL_DOWN)
     return TicketError(message)
 
 
@@ -154,6 +173,8 @@ async def latest_run(client: Client, ticket_id: str) -> WorkflowExecutionDescrip
     except RPCError as error:
         if error.status == RPCStatusCode.NOT_FOUND:
             return None
+        raise _translate(error, ticket_id) from None
+    except RuntimeError as error:
         raise _translate(error, ticket_id) from None
 
 
@@ -256,7 +277,7 @@ async def start_episode(
                 else None
             ),
         )
-    except RPCError as error:
+    except (RPCError, RuntimeError) as error:
         raise _translate(error, ticket_id) from None
     run_id = handle.result_run_id or ""
     # The server says whether this call started the run or found one a racing delivery had
@@ -279,7 +300,7 @@ async def signal(client: Client, ticket_id: str, name: str, message: Model) -> N
     """Send a signal (customer reply); unknown or closed tickets raise."""
     try:
         await handle_for(client, ticket_id).signal(name, message)
-    except RPCError as error:
+    except (RPCError, RuntimeError) as error:
         raise _translate(error, ticket_id) from None
 
 
@@ -298,7 +319,7 @@ async def update(
     except WorkflowUpdateFailedError as error:
         reason = error.cause.message if error.cause is not None else str(error)
         raise Refused(reason) from None
-    except RPCError as error:
+    except (RPCError, RuntimeError) as error:
         raise _translate(error, ticket_id) from None
     except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError):
         raise NoAnswer(
@@ -312,7 +333,7 @@ async def status(client: Client, ticket_id: str) -> EscalationStatus:
     try:
         async with asyncio.timeout(QUERY_TIMEOUT_SECONDS):
             return await handle_for(client, ticket_id).query("status", result_type=EscalationStatus)
-    except RPCError as error:
+    except (RPCError, RuntimeError) as error:
         raise _translate(error, ticket_id) from None
     except TimeoutError:
         raise NoAnswer(f"the escalation of ticket {ticket_id} did not answer in time") from None
@@ -408,7 +429,7 @@ async def _outcome_of(client: Client, ticket_id: str, run_id: str) -> Escalation
             f"ticket {ticket_id} is closed without a resolution: the helpdesk must send it as "
             "a new ticket"
         ) from None
-    except RPCError as error:
+    except (RPCError, RuntimeError) as error:
         raise _translate(error, ticket_id) from None
     except TimeoutError:
         raise NoAnswer(f"Temporal did not give the result of {ticket_id}'s run in time") from None
@@ -425,7 +446,7 @@ async def _input_of(client: Client, ticket_id: str, run_id: str) -> EscalationIn
                 decoded = await client.data_converter.decode(payloads, [EscalationInput])
                 found: EscalationInput = decoded[0]
                 return found
-    except RPCError as error:
+    except (RPCError, RuntimeError) as error:
         raise _translate(error, ticket_id) from None
     except TimeoutError:
         raise NoAnswer(f"Temporal did not give the history of {ticket_id}'s run in time") from None
