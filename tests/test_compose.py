@@ -71,6 +71,13 @@ def _compose_command() -> list[str] | None:
     return [legacy] if legacy else None
 
 
+PASSWORDS = {
+    "POSTGRES_PASSWORD": "superuser-pw",
+    "TEMPORAL_DB_PASSWORD": "temporal-pw",
+    "APP_DB_PASSWORD": "app-pw",
+}
+
+
 def _clean_env() -> dict[str, str]:
     """The environment without what would change the resolved file (its ${VARS}, COMPOSE_*)."""
     referenced = set(re.findall(r"\$\{(\w+)", COMPOSE_FILE.read_text()))
@@ -84,9 +91,10 @@ def config(tmp_path_factory: pytest.TempPathFactory) -> dict:
     command = _compose_command()
     if command is None:
         pytest.skip(INSTALL_HINT)
-    # An empty env file: a developer's .env beside the compose file must not change the result.
-    env_file = tmp_path_factory.mktemp("compose") / "empty.env"
-    env_file.write_text("")
+    # An env file of the required passwords only: a developer's .env beside the compose file
+    # must not change the result.
+    env_file = tmp_path_factory.mktemp("compose") / "passwords.env"
+    env_file.write_text("".join(f"{name}={value}\n" for name, value in PASSWORDS.items()))
     result = subprocess.run(
         [*command, "--env-file", str(env_file), "-f", str(COMPOSE_FILE), "config"],
         cwd=ROOT,
@@ -607,3 +615,35 @@ def test_schema_script_fails_when_the_schema_update_fails(tmp_path: Path) -> Non
     broken = {"databases": [], "fail": ["update-schema"]}
     result, _ = _run_script(SCHEMA_SCRIPT, tmp_path, broken, SCHEMA_ENV)
     assert result.returncode != 0
+
+
+@pytest.mark.parametrize("missing", list(PASSWORDS))
+def test_compose_refuses_to_start_without_each_password(tmp_path: Path, missing: str) -> None:
+    command = _compose_command()
+    if command is None:
+        pytest.skip(INSTALL_HINT)
+    env_file = tmp_path / "partial.env"
+    env_file.write_text("".join(f"{k}={v}\n" for k, v in PASSWORDS.items() if k != missing))
+    result = subprocess.run(
+        [*command, "--env-file", str(env_file), "-f", str(COMPOSE_FILE), "config"],
+        cwd=ROOT,
+        env=_clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode != 0
+    assert missing in result.stderr, result.stderr
+
+
+def test_the_app_and_temporal_use_their_own_least_privilege_roles(config: dict) -> None:
+    app_url = _env(_service(config, "worker"))["DATABASE_URL"]
+    assert app_url.startswith("postgresql://escalation_app:app-pw@postgres:5432/")
+    assert _env(_service(config, "web"))["DATABASE_URL"] == app_url
+    for name in ("temporal", "temporal-admin-tools"):
+        env = _env(_service(config, name))
+        assert (env["POSTGRES_USER"], env["POSTGRES_PWD"]) == ("temporal", "temporal-pw"), name
+    assert "superuser-pw" not in app_url
+    init = (ROOT / "deploy" / "postgres" / "init-roles.sh").read_text()
+    assert "CREATE ROLE temporal LOGIN CREATEDB" in init and "CREATE ROLE escalation_app" in init
+    assert "SUPERUSER" not in init
