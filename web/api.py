@@ -24,7 +24,7 @@ from escalation.messages import (
     workflow_id_for,
 )
 from escalation.models import Model, TicketPayload
-from web import queries, temporal_ops
+from web import permissions, queries, temporal_ops
 from web.auth import Agent
 from web.episodes import TicketStatus
 from web.episodes import ticket_status as ticket_status_of
@@ -67,7 +67,9 @@ ERRORS: dict[int, str] = {
     400: "The body could not be read as JSON text (e.g. not UTF-8), or (webhooks) the body's "
     "`ticketId` is not the ticket in the path",
     401: "Not authenticated: unsigned, forged or stale webhook, or no valid token",
-    403: "Cookie-authenticated change from another origin",
+    403: "Cookie-authenticated change from another origin, or (agents) a ticket not held by a "
+    "team the agent works for (an agent's team, a manager's teams; legal tickets for the legal "
+    "team and admins only)",
     404: "No escalation for this ticket",
     409: "The workflow refused the request (the reason is in `detail`), or the ticket is closed",
     503: "Temporal or PostgreSQL is unavailable",
@@ -279,7 +281,11 @@ AgentDep = Annotated[Agent, Depends(api_agent)]
 AGENT_ERRORS = errors(400, 401, 403, 404, 409, 503, 504)
 
 
-async def _act(found: Services, ticket_id: str, name: str, message: Model) -> EscalationStatus:
+async def _act(
+    found: Services, agent: Agent, ticket_id: str, name: str, message: Model
+) -> EscalationStatus:
+    """The update, once the agent may act on the ticket (403 otherwise)."""
+    await permissions.authorize(found, agent, ticket_id)
     return await temporal_ops.update(found.temporal, ticket_id, name, message)
 
 
@@ -297,7 +303,7 @@ async def respond(
 ) -> EscalationStatus:
     """The `respond` update; the first response stops the response clock."""
     message = AgentResponse(agent=agent.name, note=body.note)
-    return await _act(found, ticket_id, "respond", message)
+    return await _act(found, agent, ticket_id, "respond", message)
 
 
 @agents.post(
@@ -314,7 +320,7 @@ async def wait_on_customer(
 ) -> EscalationStatus:
     """The `wait_on_customer` update; the customer's next reply resumes the clock."""
     message = WaitOnCustomer(agent=agent.name, question=body.question)
-    return await _act(found, ticket_id, "wait_on_customer", message)
+    return await _act(found, agent, ticket_id, "wait_on_customer", message)
 
 
 @agents.post(
@@ -332,7 +338,7 @@ async def reassign(
     """The `reassign` update: a new team and/or priority, recorded as a correction of triage;
     unknown teams and a request that changes nothing are refused (409)."""
     message = Reassign(team=body.team, priority=body.priority, reason=body.reason, agent=agent.name)
-    return await _act(found, ticket_id, "reassign", message)
+    return await _act(found, agent, ticket_id, "reassign", message)
 
 
 @agents.post(
@@ -353,14 +359,14 @@ async def resolve(
         resolution=body.resolution,
         escalation_necessary=body.escalation_necessary,
     )
-    return await _act(found, ticket_id, "resolve", message)
+    return await _act(found, agent, ticket_id, "resolve", message)
 
 
 @agents.get(
     "/tickets/{ticket_id}",
     response_model=TicketStatus,
     summary="The latest escalation episode's live status, and the earlier episodes",
-    responses=errors(401, 404, 503, 504),
+    responses=errors(401, 403, 404, 503, 504),
 )
 async def ticket_status(
     ticket_id: TicketIdPath,
@@ -375,7 +381,9 @@ async def ticket_status(
     async def database() -> asyncpg.Pool:
         return found.pool
 
-    return await ticket_status_of(found.temporal, database, ticket_id)
+    found_status = await ticket_status_of(found.temporal, database, ticket_id)
+    permissions.check(agent, ticket_id, found_status.team)
+    return found_status
 
 
 @agents.get(
@@ -392,8 +400,9 @@ async def queue(
     ] = None,
 ) -> QueueResponse:
     """From PostgreSQL (kept current by the workflow's Step 9), sorted by priority then the
-    next SLA deadline, with the seed's indicators."""
-    rows = await queries.open_escalations(found.pool, team)
+    next SLA deadline, with the seed's indicators; only the escalations the agent may see
+    (their team's, a manager's teams', an admin's all)."""
+    rows = await queries.open_escalations(found.pool, team, permissions.visible_teams(agent))
     return QueueResponse(
         team=team,
         generated_at=datetime.now(UTC),

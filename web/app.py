@@ -23,11 +23,12 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from web import temporal_ops
+from web import permissions, temporal_ops
 from web.api import agents, webhooks
 from web.auth import forget_deliveries
 from web.guards import LoginRequired
 from web.knowledge_pages import router as knowledge_pages
+from web.pages import not_yours
 from web.pages import router as pages
 from web.prometheus import render_metrics
 from web.schemas import Health
@@ -209,6 +210,12 @@ def create_app(config: WebConfig | None = None) -> FastAPI:
         kinds = type(error).__mro__  # subclasses (feedback.NotEscalated) answer as their base
         status = next((STATUS_FOR[kind] for kind in kinds if kind in STATUS_FOR), 502)
         return JSONResponse({"detail": error.message}, status_code=status)
+
+    @app.exception_handler(permissions.Forbidden)
+    async def forbidden_ticket(request: Request, error: permissions.Forbidden) -> Response:
+        if request.url.path.startswith("/api/"):
+            return JSONResponse({"detail": error.message}, status_code=403)
+        return not_yours(request, None, error)
 
     @app.exception_handler(LoginRequired)
     async def login_required(request: Request, error: LoginRequired) -> RedirectResponse:
