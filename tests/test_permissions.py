@@ -168,3 +168,19 @@ async def test_an_engineering_agent_cannot_see_a_legal_ticket_an_admin_can(
     status = (await http.get(api, headers=setup.bearer("root"))).json()
     assert status["team"] == "legal"
     await client.get_workflow_handle(status["workflowId"]).terminate("test done")
+
+
+def test_the_demo_signs_in_an_engineering_agent_not_an_admin(tmp_path: Path) -> None:
+    """`make demo`'s agents file: one agent of engineering with the role `agent`, who sees the
+    demo ticket T-12345 (triaged to engineering) and not another team's or a legal one."""
+    from localstack.demo import DEMO_AGENT, demo_agents
+    from web.auth import new_token, write_agents_file
+
+    token = new_token()
+    path = write_agents_file(tmp_path / "agents.toml", demo_agents(token))
+    assert 'role = "agent"' in path.read_text()
+    agent = AgentDirectory.from_file(path).authenticate(token)
+    assert agent is not None and agent.name == DEMO_AGENT
+    assert (agent.team, agent.role, agent.admin) == ("engineering", "agent", False)
+    assert may_see(agent, "engineering")
+    assert not may_see(agent, "billing") and not may_see(agent, "legal")

@@ -504,9 +504,11 @@ def write_agents_file(
         role, teams = (entry[2], list(entry[3])) if len(entry) == 4 else ("agent", [])
         if not token:
             raise ValueError(f"agent {name!r}: empty token")
-        lines += [f"[agents.{_toml_key(name)}]", f"team = {json.dumps(team)}"]
-        if role != "agent":
-            lines.append(f"role = {json.dumps(role)}")
+        lines += [
+            f"[agents.{_toml_key(name)}]",
+            f"team = {json.dumps(team)}",
+            f"role = {json.dumps(role)}",
+        ]
         if teams:
             lines.append(f"teams = {json.dumps(teams)}")
         lines += [f'token_sha256 = "{hash_token(token)}"', ""]
