@@ -42,8 +42,10 @@ from web.knowledge import (
     KnowledgePattern,
     PatternError,
     decide_pattern,
+    edit_pattern,
     get_pattern,
     list_patterns,
+    revoke_pattern,
 )
 from web.rendering import indicators
 from web.schemas import (
@@ -51,6 +53,9 @@ from web.schemas import (
     TICKET_ID_PATTERN,
     CustomerReplyRequest,
     ErrorDetail,
+    PatternEdit,
+    PatternReview,
+    PatternRevoke,
     QueueItem,
     QueueResponse,
     ReassignRequest,
@@ -462,6 +467,54 @@ async def knowledge_pattern(
         raise _pattern_refused(error) from None
 
 
+@agents.patch(
+    "/knowledge/{pattern_id}",
+    response_model=KnowledgePattern,
+    summary="Edit a draft's title, KB article or auto-response before it is approved",
+    responses=errors(401, 404, 409, 503),
+)
+async def edit_knowledge(
+    pattern_id: PatternIdPath,
+    body: PatternEdit,
+    agent: AgentDep,
+    found: Annotated[Services, Depends(services)],
+) -> KnowledgePattern:
+    """Only a draft is edited (an approved pattern is revoked first, 409); the editor is
+    recorded and cannot approve the text they wrote."""
+    try:
+        return await edit_pattern(
+            found.pool,
+            pattern_id,
+            agent=agent.name,
+            title=body.title,
+            article_markdown=body.article_markdown,
+            auto_response=body.auto_response,
+        )
+    except PatternError as error:
+        raise _pattern_refused(error) from None
+
+
+@agents.post(
+    "/knowledge/{pattern_id}/revoke",
+    response_model=KnowledgePattern,
+    summary="Revoke an approval: the pattern is a draft again, out of triage at once",
+    responses=errors(401, 404, 409, 503),
+)
+async def revoke_knowledge(
+    pattern_id: PatternIdPath,
+    agent: AgentDep,
+    found: Annotated[Services, Depends(services)],
+    body: PatternRevoke | None = None,
+) -> KnowledgePattern:
+    """Only an approved pattern is revoked (409 otherwise); who revoked it and why are kept."""
+    try:
+        return await revoke_pattern(
+            found.pool, pattern_id, agent=agent.name, reason=body.reason if body else None
+        )
+    except PatternError as error:
+        raise _pattern_refused(error) from None
+
+
 @agents.post(
     "/knowledge/{pattern_id}/{decision}",
     response_model=KnowledgePattern,
@@ -473,11 +526,19 @@ async def decide_knowledge(
     decision: Annotated[str, Path(pattern="^(approve|reject)$")],
     agent: AgentDep,
     found: Annotated[Services, Depends(services)],
+    body: PatternReview | None = None,
 ) -> KnowledgePattern:
-    """Only a draft can be decided; repeating the same decision is harmless (200)."""
+    """Only a draft can be decided; repeating the same decision is harmless (200). Approval is
+    a second person's: 409 for an agent who resolved one of the pattern's tickets or wrote its
+    current text, and (with `reviewedSha256`) for a text changed since it was read. The
+    approval keeps the text's SHA-256 (`approvedSha256`)."""
     try:
         return await decide_pattern(
-            found.pool, pattern_id, approve=decision == "approve", agent=agent.name
+            found.pool,
+            pattern_id,
+            approve=decision == "approve",
+            agent=agent.name,
+            reviewed_sha256=body.reviewed_sha256 if body else None,
         )
     except PatternError as error:
         raise _pattern_refused(error) from None
