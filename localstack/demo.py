@@ -193,7 +193,8 @@ def main() -> int:
             print(f"This ticket:            {web_url}/tickets/T-12345")
             print("Status:  .venv/bin/python starter.py status T-12345")
             print(
-                "Resolve: .venv/bin/python starter.py resolve T-12345 --agent you "
+                f"Resolve: ESCALATION_AGENTS={stack.state_dir / 'agents.toml'} .venv/bin/python "
+                f"starter.py resolve T-12345 --agent {DEMO_AGENT} "
                 "--resolution 'Relinked the upload'"
             )
             print("\nRunning until Ctrl-C …", flush=True)
