@@ -97,8 +97,8 @@ async def test_a_draft_is_edited_before_approval_and_the_approver_must_have_read
 ) -> None:
     draft = await patterns.add("draft")
     before = (await http.get(f"/api/knowledge/{draft}", headers=setup.bearer())).json()
-    edited = await http.patch(
-        f"/api/knowledge/{draft}",
+    edited = await http.post(
+        f"/api/knowledge/{draft}/edit",
         json={"autoResponse": "Hello,\n\nplease retry the upload: it works again."},
         headers=setup.bearer("bo"),
     )
@@ -126,8 +126,8 @@ async def test_a_draft_is_edited_before_approval_and_the_approver_must_have_read
     )
     assert approved.status_code == 200, approved.text
     assert approved.json()["approvedSha256"] == after["textSha256"]
-    late = await http.patch(
-        f"/api/knowledge/{draft}", json={"title": "Other"}, headers=setup.bearer("bo")
+    late = await http.post(
+        f"/api/knowledge/{draft}/edit", json={"title": "Other"}, headers=setup.bearer("bo")
     )
     assert late.status_code == 409
     assert late.json()["detail"] == (
@@ -166,8 +166,10 @@ async def test_an_approval_is_revoked_and_the_pattern_waits_for_review_again(
     assert again.json()["detail"] == f"pattern {draft} is draft, not approved: nothing to revoke"
     # A draft again: it can be edited, and approved once more.
     assert (
-        await http.patch(
-            f"/api/knowledge/{draft}", json={"autoResponse": "Retry."}, headers=setup.bearer("root")
+        await http.post(
+            f"/api/knowledge/{draft}/edit",
+            json={"autoResponse": "Retry."},
+            headers=setup.bearer("root"),
         )
     ).status_code == 200
     assert (await http.post(f"/api/knowledge/{draft}/approve", headers=setup.bearer("bo"))).json()[

@@ -16,6 +16,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Iterator
+from urllib.parse import unquote
 
 import asyncpg
 import httpx
@@ -114,7 +115,11 @@ def fresh_ticket_id(case: schemathesis.Case) -> None:
         if isinstance(ticket, dict) and "id" in ticket:
             ticket["id"] = f"ST-{uuid.uuid4().hex[:12]}"
     elif isinstance(case.body, dict) and "ticketId" in case.body and case.path_parameters:
-        case.body["ticketId"] = case.path_parameters.get("ticket_id", case.body["ticketId"])
+        # The path parameter as the server decodes it (schemathesis may hold it %-encoded).
+        path_ticket = case.path_parameters.get("ticket_id", case.body["ticketId"])
+        case.body["ticketId"] = (
+            unquote(path_ticket) if isinstance(path_ticket, str) else path_ticket
+        )
 
 
 @schema.parametrize()

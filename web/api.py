@@ -467,11 +467,11 @@ async def knowledge_pattern(
         raise _pattern_refused(error) from None
 
 
-@agents.patch(
-    "/knowledge/{pattern_id}",
+@agents.post(
+    "/knowledge/{pattern_id}/edit",
     response_model=KnowledgePattern,
     summary="Edit a draft's title, KB article or auto-response before it is approved",
-    responses=errors(401, 404, 409, 503),
+    responses=errors(400, 401, 404, 409, 503),
 )
 async def edit_knowledge(
     pattern_id: PatternIdPath,
@@ -498,7 +498,7 @@ async def edit_knowledge(
     "/knowledge/{pattern_id}/revoke",
     response_model=KnowledgePattern,
     summary="Revoke an approval: the pattern is a draft again, out of triage at once",
-    responses=errors(401, 404, 409, 503),
+    responses=errors(400, 401, 404, 409, 503),
 )
 async def revoke_knowledge(
     pattern_id: PatternIdPath,
@@ -519,7 +519,7 @@ async def revoke_knowledge(
     "/knowledge/{pattern_id}/{decision}",
     response_model=KnowledgePattern,
     summary="Approve a draft (triage then answers matching tickets with it) or reject it",
-    responses=errors(401, 404, 409, 503),
+    responses=errors(400, 401, 404, 409, 503),
 )
 async def decide_knowledge(
     pattern_id: PatternIdPath,
