@@ -24,6 +24,12 @@ start, signal and update runs by the same rules and report failures the same way
 
 Agent actions are workflow updates: the workflow's answer (its status) is printed, and a
 request it rejects (already resolved, unknown team, score outside 1-5) exits 2 with the reason.
+
+The CLI acts as a configured agent: `respond`, `wait-customer`, `reassign`, `resolve` and
+`kb approve|reject` need the agents file (ESCALATION_AGENTS, as the web app reads it) and an
+agent of it, named by --agent (or $ESCALATION_AGENT) or proven by their token in
+$ESCALATION_AGENT_TOKEN (then --agent, if given, must be that agent). The agent's role and
+team apply as on the web (web/permissions.py): another team's ticket exits 2.
 A satisfaction score for a resolved escalation is recorded as its CSAT after resolution.
 
 `triage eval` exits 0 whatever the accuracy, 2 for a missing file or a bad line.
@@ -40,7 +46,6 @@ import os
 import signal
 import sys
 from datetime import UTC, datetime
-from getpass import getuser
 from pathlib import Path
 
 import asyncpg
@@ -68,7 +73,8 @@ from escalation.models import (
 )
 from escalation.policy import PolicyError, load_policy
 from escalation.triage import triage
-from web import temporal_ops
+from web import permissions, temporal_ops
+from web.auth import AGENTS_ENV, Agent, AgentConfigError, AgentDirectory
 
 DEFAULT_POLICY = Path(__file__).resolve().parent / "config" / "policy.toml"
 
@@ -177,9 +183,45 @@ async def status(ticket_id: str, endpoints: Endpoints) -> dict[str, object]:
     return answer.to_json_dict()
 
 
-def message_for(args: argparse.Namespace) -> tuple[str, Model]:
-    """The workflow message (update name, or signal name for `reply`) and its input."""
-    agent = getattr(args, "agent", None) or os.environ.get("ESCALATION_AGENT") or getuser()
+AGENT_ENV = "ESCALATION_AGENT"
+AGENT_TOKEN_ENV = "ESCALATION_AGENT_TOKEN"
+AGENT_VERBS = ("respond", "wait-customer", "reassign", "resolve")
+
+
+def acting_agent(named: str | None, environ: dict[str, str] | None = None) -> Agent:
+    """The configured agent the CLI acts as: the holder of $ESCALATION_AGENT_TOKEN, or the
+    agent --agent (or $ESCALATION_AGENT) names in the agents file. UsageError otherwise: no
+    agents file, no agent named, a name the file does not have, a token nobody holds."""
+    environ = dict(os.environ) if environ is None else environ
+    try:
+        directory = AgentDirectory.from_env(environ)
+    except AgentConfigError as error:
+        raise UsageError(str(error)) from None
+    if not len(directory):
+        raise UsageError(
+            f"the CLI acts as a configured agent: set {AGENTS_ENV} to the agents file "
+            "(format: config/agents.example.toml)"
+        )
+    name = (named or environ.get(AGENT_ENV, "")).strip() or None
+    token = environ.get(AGENT_TOKEN_ENV, "").strip()
+    if token:
+        holder = directory.authenticate(token)
+        if holder is None:
+            raise UsageError(f"{AGENT_TOKEN_ENV}: no agent of {environ[AGENTS_ENV]} holds it")
+        if name is not None and name != holder.name:
+            raise UsageError(f"--agent {name!r} is not the agent of {AGENT_TOKEN_ENV}")
+        return holder
+    if name is None:
+        raise UsageError(f"name the agent: --agent NAME (or ${AGENT_ENV}) from {AGENTS_ENV}")
+    found = next((agent for agent in directory.agents if agent.name == name), None)
+    if found is None:
+        raise UsageError(f"unknown agent {name!r}: not in the agents file {environ[AGENTS_ENV]}")
+    return found
+
+
+def message_for(args: argparse.Namespace, agent: str = "") -> tuple[str, Model]:
+    """The workflow message (update name, or signal name for `reply`) and its input; `agent`
+    is the acting agent's name (agent verbs)."""
     match args.verb:
         case "reply":
             return "customer_replied", CustomerReply(text=args.text, at=datetime.now(UTC))
@@ -204,7 +246,8 @@ def message_for(args: argparse.Namespace) -> tuple[str, Model]:
 
 async def send(args: argparse.Namespace, endpoints: Endpoints) -> dict[str, object]:
     """Send an agent action as an update (the workflow answers) or a reply as a signal."""
-    name, message = message_for(args)
+    agent = acting_agent(args.agent) if args.verb in AGENT_VERBS else None
+    name, message = message_for(args, agent.name if agent else "")
     client = await connect(endpoints)
     if name == "set_satisfaction":
         from web.feedback import rate
@@ -232,8 +275,17 @@ async def send(args: argparse.Namespace, endpoints: Endpoints) -> dict[str, obje
             "runId": replied.run_id,
             "previousRunId": replied.previous_run_id,
         }
+    if agent is not None and not agent.admin:  # the web's rule: the team holding it now
+        held = await temporal_ops.status(client, args.ticket_id)
+        permissions.check(agent, args.ticket_id, held.team)
     answer = await temporal_ops.update(client, args.ticket_id, name, message)
     return answer.to_json_dict()
+
+
+AGENT_HELP = (
+    "an agent of the agents file ($ESCALATION_AGENTS); default: $ESCALATION_AGENT, or the "
+    "holder of $ESCALATION_AGENT_TOKEN"
+)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -251,11 +303,11 @@ def parser() -> argparse.ArgumentParser:
     satisfaction.add_argument("--comment")
     respond = verbs.add_parser("respond", help="the first human response")
     respond.add_argument("ticket_id")
-    respond.add_argument("--agent", required=True)
+    respond.add_argument("--agent", help=AGENT_HELP)
     respond.add_argument("--note")
     wait = verbs.add_parser("wait-customer", help="pause the clock until the customer replies")
     wait.add_argument("ticket_id")
-    wait.add_argument("--agent", help="default: $ESCALATION_AGENT or your user name")
+    wait.add_argument("--agent", help=AGENT_HELP)
     wait.add_argument("--question")
     reassign = verbs.add_parser(
         "reassign", help="hand the ticket to another team and/or change its priority"
@@ -266,10 +318,10 @@ def parser() -> argparse.ArgumentParser:
         "--priority", choices=[p.value for p in Priority], help="default: keep the priority"
     )
     reassign.add_argument("--reason")
-    reassign.add_argument("--agent", help="default: $ESCALATION_AGENT or your user name")
+    reassign.add_argument("--agent", help=AGENT_HELP)
     resolve_cli = verbs.add_parser("resolve", help="resolve the escalation")
     resolve_cli.add_argument("ticket_id")
-    resolve_cli.add_argument("--agent", required=True)
+    resolve_cli.add_argument("--agent", help=AGENT_HELP)
     resolve_cli.add_argument("--resolution", required=True)
     resolve_cli.add_argument(
         "--unnecessary", action="store_true", help="the escalation was not necessary"
@@ -289,7 +341,7 @@ def parser() -> argparse.ArgumentParser:
                          ("reject", "never use this draft")):  # fmt: skip
         decide = kb_verbs.add_parser(action, help=text)
         decide.add_argument("pattern_id", type=int)
-        decide.add_argument("--agent", help="default: $ESCALATION_AGENT or your user name")
+        decide.add_argument("--agent", help=AGENT_HELP)
     triage_cli = verbs.add_parser("triage", help="measure triage on labelled cases")
     triage_verbs = triage_cli.add_subparsers(dest="triage_action", required=True)
     evaluate_cli = triage_verbs.add_parser(
@@ -350,14 +402,19 @@ def _main(argv: list[str] | None = None) -> int:
         from web.knowledge_cli import kb_command
 
         endpoints = Endpoints.from_env()
+        deciding = ""
+        if args.kb_action in ("approve", "reject"):
+            try:
+                deciding = acting_agent(args.agent).name
+            except UsageError as error:
+                print(f"error: {error}", file=sys.stderr)
+                return 2
         code, text = asyncio.run(
             kb_command(
                 endpoints.database_url,
                 args.kb_action,
                 pattern_id=getattr(args, "pattern_id", None),
-                agent=getattr(args, "agent", None)
-                or os.environ.get("ESCALATION_AGENT")
-                or getuser(),
+                agent=deciding,
                 status=getattr(args, "status", None),
                 as_json=getattr(args, "json", False),
             )
@@ -366,7 +423,7 @@ def _main(argv: list[str] | None = None) -> int:
         return code
     try:
         result = asyncio.run(run(args))
-    except UsageError as error:
+    except (UsageError, permissions.Forbidden) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     except temporal_ops.Refused as error:

@@ -62,6 +62,15 @@ def _fill(model: object, values: dict[str, object]) -> None:
             setattr(model, name, value)
 
 
+# An approved pattern answers tickets only with the text its approver reviewed: its
+# `approved_sha256` (web/knowledge.py text_sha256, the same unit-separated text) must still be
+# the hash of its title, article and auto-response. Approvals from before migration 009 have no
+# hash and are kept.
+APPROVED_TEXT_INTACT = """(approved_sha256 IS NULL OR approved_sha256 = encode(sha256(convert_to(
+    concat_ws(E'\\x1f', coalesce(title, ''), coalesce(article_markdown, ''),
+              coalesce(auto_response, '')), 'UTF8')), 'hex'))"""
+
+
 class PackageActivities:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -131,10 +140,11 @@ class PackageActivities:
                 )
 
             known = await db.fetch(
-                """
+                f"""
                 SELECT id, scenario, error_code, symptom_terms, title, auto_response
                   FROM kb_patterns
                  WHERE status = 'approved' AND auto_response IS NOT NULL
+                   AND {APPROVED_TEXT_INTACT}
                    AND (error_code IS NULL OR error_code = upper($1))
                  ORDER BY id
                 """,

@@ -73,6 +73,16 @@ async def run_ticket(endpoints: Endpoints) -> EscalationStatus:
         await asyncio.sleep(0.3)
 
 
+DEMO_AGENT = "demo-agent"
+
+
+def demo_agents(token: str) -> dict[str, tuple[str, str, str, tuple[str, ...]]]:
+    """The demo's one agent: of the engineering team (the team T-12345 goes to) with the role
+    `agent`, not an admin, so the permissions are what a newcomer sees first: their own team's
+    queue, another team's ticket refused."""
+    return {DEMO_AGENT: ("engineering", token, "agent", ())}
+
+
 def start_web(stack: LocalStack) -> tuple[str, str]:
     """The web app (queue, ticket pages, intake API) with a demo agent whose token is made now
     and stored only as a hash; the ticketing system's webhook secret is kept in the state dir."""
@@ -82,7 +92,7 @@ def start_web(stack: LocalStack) -> tuple[str, str]:
     ensure_port_free("127.0.0.1", port, "web app", "WEB_PORT")
     token = new_token()
     agents = stack.state_dir / "agents.toml"
-    write_agents_file(agents, {"demo-agent": ("engineering", token)})
+    write_agents_file(agents, demo_agents(token))
     secret_file = stack.state_dir / "webhook-secret"
     if not secret_file.exists():
         secret_file.write_text("whsec_" + base64.b64encode(secrets.token_bytes(24)).decode())
@@ -185,11 +195,17 @@ def main() -> int:
             print(f"Temporal UI, this run:  {endpoints.workflow_url(workflow_id)}")
             p1_list = f"{ui}/namespaces/{endpoints.namespace}/workflows?query={p1}"
             print(f"Temporal UI, P1 filter: {p1_list}")
-            print(f"Dashboard (Step 9):     {web_url}/  (agent demo-agent, token: {agent_token})")
+            print(
+                f"Dashboard (Step 9):     {web_url}/  (agent {DEMO_AGENT} of engineering, "
+                f"role agent; token: {agent_token})"
+            )
             print(f"This ticket:            {web_url}/tickets/T-12345")
             cli = starter_command(stack)
             print(f"Status:  {cli} status T-12345")
-            print(f"Resolve: {cli} resolve T-12345 --agent you --resolution 'Relinked the upload'")
+            print(
+                f"Resolve: ESCALATION_AGENTS={stack.state_dir / 'agents.toml'} {cli} resolve "
+                f"T-12345 --agent {DEMO_AGENT} --resolution 'Relinked the upload'"
+            )
             print("\nRunning until Ctrl-C …", flush=True)
             exited = stack.wait()
             if exited:

@@ -20,9 +20,10 @@ from escalation.messages import EscalationStateName, workflow_id_for
 from escalation.models import MAX_DESCRIPTION_CHARS
 from localstack.postgres import EmbeddedPostgres
 from localstack.smtp import SmtpSink
-from tests.conftest import EXAMPLES, ROOT
+from tests.conftest import EXAMPLES, ROOT, eventually
 from tests.test_escalation_workflow import mails_for, wait_for_state
 from web import temporal_ops
+from web.auth import new_token, write_agents_file
 from web.metrics import METRIC_KEYS
 
 # A guard against a hung CLI, not a speed check: triage eval of the 150-ticket development set
@@ -113,16 +114,37 @@ def test_bad_input_exits_2_naming_the_field_and_starts_nothing(
     assert result.stdout == ""
 
 
+# The agents the CLI may act as (it acts as a configured agent): name -> (team, role, teams).
+CLI_AGENTS = {
+    "ana": ("engineering", "agent", ()),
+    "bo": ("billing", "agent", ()),
+    "lee": ("customer_success", "agent", ()),
+    "kim": ("product", "agent", ()),
+    "root": ("engineering", "admin", ()),
+}
+
+
+def cli_agents(tmp_path: Path) -> tuple[Path, dict[str, str]]:
+    """An agents file of CLI_AGENTS with fresh tokens, and the tokens."""
+    tokens = {name: new_token() for name in CLI_AGENTS}
+    entries = {name: (t, tokens[name], r, teams) for name, (t, r, teams) in CLI_AGENTS.items()}
+    return write_agents_file(tmp_path / "cli-agents.toml", entries), tokens
+
+
 def ticket_for_cli(
     client: Client, task_queue: str, tmp_path: Path
 ) -> tuple[str, Path, dict[str, str]]:
-    """A fresh seed ticket in a file, and the environment pointing the CLI at the test worker."""
+    """A fresh seed ticket in a file, and the environment pointing the CLI at the test worker
+    (and at an agents file: the admin `root` acts unless --agent says otherwise)."""
     ticket_id = f"T-{uuid.uuid4().hex[:10]}"
     payload_file = tmp_path / "ticket.json"
     payload_file.write_text(json.dumps(seed_payload(id=ticket_id)))
+    agents, _ = cli_agents(tmp_path)
     env = {
         "TEMPORAL_ADDRESS": client.service_client.config.target_host,
         "ESCALATION_TASK_QUEUE": task_queue,
+        "ESCALATION_AGENTS": str(agents),
+        "ESCALATION_AGENT": "root",
     }
     return ticket_id, payload_file, env
 
@@ -213,11 +235,55 @@ async def test_agent_verbs_drive_the_escalation_and_rejections_exit_2(
     kinds = {alert["kind"] for alert in status["alerts"]}
     assert {"customer_replied", "satisfaction_drop", "customer_answered", "reassigned"} <= kinds
 
-    resolved = await cli("resolve", ticket_id, "--agent", "ana", "--resolution", "Relinked")
+    # Billing holds it now: ana (engineering) is refused, bo (billing) resolves it.
+    not_hers = await cli("resolve", ticket_id, "--agent", "ana", "--resolution", "Relinked")
+    assert not_hers.returncode == 2
+    assert f"ticket {ticket_id} is not held by a team you work for" in not_hers.stderr
+    resolved = await cli("resolve", ticket_id, "--agent", "bo", "--resolution", "Relinked")
     assert resolved.returncode == 0, resolved.stderr
-    again = await cli("resolve", ticket_id, "--agent", "ana", "--resolution", "Relinked")
+    assert json.loads(resolved.stdout)["state"] == "resolved"
+    again = await cli("resolve", ticket_id, "--agent", "bo", "--resolution", "Relinked")
     assert again.returncode == 2
     assert "already resolved" in again.stderr or "closed" in again.stderr
+
+
+async def test_the_cli_acts_only_as_a_configured_agent(
+    client: Client, task_queue: str, tmp_path: Path
+) -> None:
+    ticket_id, payload_file, env = ticket_for_cli(client, task_queue, tmp_path)
+    _, tokens = cli_agents(tmp_path)  # the same file again: these tokens are the file's now
+    del env["ESCALATION_AGENT"]
+
+    async def cli(*args: str, **more: str) -> subprocess.CompletedProcess[str]:
+        return await asyncio.to_thread(run_cli, *args, env={**env, **more})
+
+    unconfigured = await cli("respond", ticket_id, "--agent", "ana", ESCALATION_AGENTS="")
+    assert unconfigured.returncode == 2
+    assert "the CLI acts as a configured agent: set ESCALATION_AGENTS" in unconfigured.stderr
+    nobody = await cli("respond", ticket_id)
+    assert nobody.returncode == 2 and "name the agent: --agent NAME" in nobody.stderr
+    stranger = await cli("respond", ticket_id, "--agent", "mallory")
+    assert stranger.returncode == 2
+    assert "unknown agent 'mallory': not in the agents file" in stranger.stderr
+    forged = await cli("respond", ticket_id, ESCALATION_AGENT_TOKEN="not-a-token")
+    assert forged.returncode == 2 and "ESCALATION_AGENT_TOKEN: no agent of" in forged.stderr
+    mismatch = await cli(
+        "respond", ticket_id, "--agent", "root", ESCALATION_AGENT_TOKEN=tokens["ana"]
+    )
+    assert mismatch.returncode == 2 and "--agent 'root' is not the agent of" in mismatch.stderr
+    assert (await cli("start", str(payload_file))).returncode == 0
+
+    async def escalated() -> bool:
+        answer = await cli("status", ticket_id)
+        return answer.returncode == 0 and json.loads(answer.stdout)["state"] == "escalated"
+
+    await eventually(escalated, within=30)
+    billing = await cli("respond", ticket_id, "--agent", "bo")
+    assert billing.returncode == 2 and "is not held by a team you work for" in billing.stderr
+    by_token = await cli("respond", ticket_id, ESCALATION_AGENT_TOKEN=tokens["ana"])
+    assert by_token.returncode == 0, by_token.stderr
+    assert json.loads(by_token.stdout)["respondedBy"] == "ana"
+    await client.get_workflow_handle(workflow_id_for(ticket_id)).terminate("test done")
 
 
 # The shared triage development set (../shared/triage-dev beside the checkout); elsewhere
@@ -298,14 +364,17 @@ def test_metrics_prints_each_metric_with_its_target(
 
 
 async def test_kb_lists_shows_and_approves_learned_patterns(
-    postgres: EmbeddedPostgres, pool: asyncpg.Pool
+    postgres: EmbeddedPostgres, pool: asyncpg.Pool, tmp_path: Path
 ) -> None:
     """`starter.py kb`: patterns inserted as the de-escalation activity leaves them, each with
     an error code of its own (an approved one never matches another test's ticket)."""
     from tests.test_knowledge_web import insert_pattern  # the web tests' kb_patterns rows
 
+    agents, _ = cli_agents(tmp_path)
+    env = {"DATABASE_URL": postgres.url, "ESCALATION_AGENTS": str(agents)}
+
     async def kb(*args: str) -> subprocess.CompletedProcess[str]:
-        return await asyncio.to_thread(run_cli, "kb", *args, env={"DATABASE_URL": postgres.url})
+        return await asyncio.to_thread(run_cli, "kb", *args, env=env)
 
     draft = await insert_pattern(pool, "draft", resolution="Relinked the upload batch.")
     collecting = await insert_pattern(pool, "collecting", occurrences=2)

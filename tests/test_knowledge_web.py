@@ -369,7 +369,9 @@ async def test_knowledge_buttons_decide_from_our_own_pages_only(
     page = (await http.get(done.headers["location"])).text
     assert f"Pattern {draft} is approved. Triage now answers matching tickets with it." in page
     section = page.split(f'id="pattern-{draft}"', 1)[1].split("</section>", 1)[0]
-    assert "approved by bo" in section and "<form" not in section
+    assert "approved by bo" in section
+    # What is left to do with an approval is to revoke it: its one form.
+    assert section.count("<form") == 1 and f'action="/knowledge/{draft}/revoke"' in section
 
     refused = await http.post(f"/knowledge/{draft}/reject", headers=ORIGIN)
     assert refused.status_code == 409
@@ -512,7 +514,8 @@ async def test_knowledge_page_in_a_browser_approving_a_draft(
             await expect(page).to_have_url(f"{server.url}/knowledge?decided={pdf}#pattern-{pdf}")
             await expect(pdf_card.locator(".badge")).to_have_text("approved")
             await expect(pdf_card).to_contain_text("approved by ana")
-            await expect(pdf_card.get_by_role("button")).to_have_count(0)
+            await expect(pdf_card.get_by_role("button")).to_have_count(1)  # revoke, only
+            await expect(pdf_card.get_by_role("button", name="Revoke approval")).to_be_visible()
             await expect(upload_card.get_by_role("button", name="Approve")).to_be_visible()
 
             row = await eventually(

@@ -19,7 +19,7 @@ import pytest
 from temporalio.client import Client
 
 from localstack.postgres import EmbeddedPostgres
-from tests.web_support import AGENTS, LiveServer, live_server
+from tests.web_support import LiveServer, agent_entries, live_server
 from web.auth import AgentDirectory, new_token, write_agents_file
 from web.sessions import SESSION_COOKIE
 
@@ -103,7 +103,7 @@ async def test_a_rotated_token_revokes_the_sessions_opened_with_the_old_one(
     # The agents file gives ana a new token; the app is restarted with it.
     rotated = {**server.setup.tokens, "ana": new_token()}
     path = tmp_path / "rotated.toml"
-    write_agents_file(path, {name: (AGENTS[name], token) for name, token in rotated.items()})
+    write_agents_file(path, agent_entries(rotated))
     config = dataclasses.replace(server.setup.config, agents=AgentDirectory.from_file(path))
     server.stop()
     restarted = LiveServer(dataclasses.replace(server.setup, config=config), server.port)

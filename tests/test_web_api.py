@@ -350,11 +350,11 @@ async def test_agent_responds_and_resolves_and_the_workflow_completes(
     assert moved.status_code == 200, moved.text
     assert (moved.json()["team"], moved.json()["respondedAt"]) == ("billing", first_response)
 
-    resolved = await http.post(
-        f"{base}/resolve",
-        json={"resolution": "Relinked the upload batch", "escalationNecessary": True},
-        headers=setup.bearer(),
-    )
+    # Billing holds it now: ana (engineering) no longer acts on it, bo (billing) does.
+    resolution = {"resolution": "Relinked the upload batch", "escalationNecessary": True}
+    not_hers = await http.post(f"{base}/resolve", json=resolution, headers=setup.bearer())
+    assert not_hers.status_code == 403, not_hers.text
+    resolved = await http.post(f"{base}/resolve", json=resolution, headers=setup.bearer("bo"))
     assert resolved.status_code == 200, resolved.text
     done = resolved.json()
     assert (done["state"], done["resolution"]) == ("resolved", "Relinked the upload batch")
@@ -363,7 +363,7 @@ async def test_agent_responds_and_resolves_and_the_workflow_completes(
 
     handle = client.get_workflow_handle(workflow_id_for(ticket_id), result_type=EscalationOutcome)
     outcome = await handle.result()
-    assert (outcome.outcome, outcome.resolved_by) == ("resolved", "ana")
+    assert (outcome.outcome, outcome.resolved_by) == ("resolved", "bo")
 
     again = await http.post(
         f"{base}/resolve", json={"resolution": "Again"}, headers=setup.bearer("bo")
@@ -387,7 +387,7 @@ async def test_agent_responds_and_resolves_and_the_workflow_completes(
     )
     assert row["team"] == "billing"
     assert row["responded_at"] == datetime.fromisoformat(first_response)
-    status = (await http.get(base, headers=setup.bearer())).json()
+    status = (await http.get(base, headers=setup.bearer("bo"))).json()
     assert (status["state"], status["resolution"], status["actions"]) == (
         "resolved",
         "Relinked the upload batch",

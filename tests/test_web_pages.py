@@ -128,7 +128,7 @@ async def test_forms_post_the_action_and_show_the_workflows_answer(
     assert (
         await http.post("/api/tickets", content=body, headers=signed_headers(body))
     ).status_code == 202
-    await login(http, setup, "bo")
+    await login(http, setup, "cy")  # a manager of engineering (and billing)
 
     async def monitoring() -> bool:
         answer = await http.get(f"/api/tickets/{ticket_id}")
@@ -169,7 +169,7 @@ async def test_forms_post_the_action_and_show_the_workflows_answer(
     assert "Resolve: the workflow accepted the resolution" in page
     handle = client.get_workflow_handle(workflow_id_for(ticket_id), result_type=EscalationOutcome)
     outcome = await handle.result()
-    assert outcome.resolved_by == "bo"
+    assert outcome.resolved_by == "cy"
     again = await http.post(f"{action}/resolve", data={"resolution": "x"}, headers=ORIGIN)
     page = (await http.get(again.headers["location"])).text
     assert "Resolve refused:" in page

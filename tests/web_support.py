@@ -60,7 +60,19 @@ OLD_SECRET_TEXT, OLD_SECRET = make_secret(b"old rotation secret")
 SECRET_TEXT, SECRET = make_secret(b"current helpdesk secret")
 UNKNOWN_SECRET_TEXT, UNKNOWN_SECRET = make_secret(b"someone else's secret")
 
-AGENTS = {"ana": "engineering", "bo": "billing"}
+AGENTS = {
+    "ana": "engineering",
+    "bo": "billing",
+    "cy": "engineering",
+    "lea": "legal",
+    "root": "product",
+}
+# Roles other than `agent` (web/permissions.py): cy manages engineering and billing, root is an
+# admin; ana, bo and lea see their own team's escalations only.
+ROLES: dict[str, tuple[str, tuple[str, ...]]] = {
+    "cy": ("manager", ("engineering", "billing")),
+    "root": ("admin", ()),
+}
 METRICS_TOKEN = "test-scrape-token"  # /metrics' bearer token in every test app
 # A form posted from our own pages (asgi_client). The app is reached as https://testserver so
 # that httpx, like a browser, sends back the Secure `__Host-` session cookie.
@@ -161,6 +173,14 @@ class WebSetup:
         return {"authorization": f"Bearer {self.tokens[agent]}"}
 
 
+def agent_entries(tokens: dict[str, str]) -> dict[str, tuple[str, str, str, tuple[str, ...]]]:
+    """What write_agents_file takes for these agents' tokens: (team, token, role, teams)."""
+    return {
+        name: (AGENTS[name], token, *ROLES.get(name, ("agent", ())))
+        for name, token in tokens.items()
+    }
+
+
 def web_setup(
     client: Client,
     database_url: str,
@@ -174,7 +194,7 @@ def web_setup(
     minted agent tokens stored (hashed) in a temporary agents file."""
     tokens = {name: new_token() for name in AGENTS}
     path = tmp_path / "agents.toml"
-    write_agents_file(path, {name: (AGENTS[name], token) for name, token in tokens.items()})
+    write_agents_file(path, agent_entries(tokens))
     endpoints = dataclasses.replace(
         Endpoints.from_env(),
         temporal_address=client.service_client.config.target_host,

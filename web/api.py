@@ -24,7 +24,7 @@ from escalation.messages import (
     workflow_id_for,
 )
 from escalation.models import Model, TicketPayload
-from web import queries, temporal_ops
+from web import permissions, queries, temporal_ops
 from web.auth import Agent
 from web.episodes import TicketStatus
 from web.episodes import ticket_status as ticket_status_of
@@ -42,8 +42,10 @@ from web.knowledge import (
     KnowledgePattern,
     PatternError,
     decide_pattern,
+    edit_pattern,
     get_pattern,
     list_patterns,
+    revoke_pattern,
 )
 from web.rendering import indicators
 from web.schemas import (
@@ -51,6 +53,9 @@ from web.schemas import (
     TICKET_ID_PATTERN,
     CustomerReplyRequest,
     ErrorDetail,
+    PatternEdit,
+    PatternReview,
+    PatternRevoke,
     QueueItem,
     QueueResponse,
     ReassignRequest,
@@ -67,7 +72,9 @@ ERRORS: dict[int, str] = {
     400: "The body could not be read as JSON text (e.g. not UTF-8), or (webhooks) the body's "
     "`ticketId` is not the ticket in the path",
     401: "Not authenticated: unsigned, forged or stale webhook, or no valid token",
-    403: "Cookie-authenticated change from another origin",
+    403: "Cookie-authenticated change from another origin, or (agents) a ticket not held by a "
+    "team the agent works for (an agent's team, a manager's teams; legal tickets for the legal "
+    "team and admins only)",
     404: "No escalation for this ticket",
     409: "The workflow refused the request (the reason is in `detail`), or the ticket is closed",
     413: "The body is larger than the limit (ESCALATION_WEBHOOK_BODY_LIMIT, 256 KB)",
@@ -284,7 +291,11 @@ AgentDep = Annotated[Agent, Depends(api_agent)]
 AGENT_ERRORS = errors(400, 401, 403, 404, 409, 503, 504)
 
 
-async def _act(found: Services, ticket_id: str, name: str, message: Model) -> EscalationStatus:
+async def _act(
+    found: Services, agent: Agent, ticket_id: str, name: str, message: Model
+) -> EscalationStatus:
+    """The update, once the agent may act on the ticket (403 otherwise)."""
+    await permissions.authorize(found, agent, ticket_id)
     return await temporal_ops.update(found.temporal, ticket_id, name, message)
 
 
@@ -302,7 +313,7 @@ async def respond(
 ) -> EscalationStatus:
     """The `respond` update; the first response stops the response clock."""
     message = AgentResponse(agent=agent.name, note=body.note)
-    return await _act(found, ticket_id, "respond", message)
+    return await _act(found, agent, ticket_id, "respond", message)
 
 
 @agents.post(
@@ -319,7 +330,7 @@ async def wait_on_customer(
 ) -> EscalationStatus:
     """The `wait_on_customer` update; the customer's next reply resumes the clock."""
     message = WaitOnCustomer(agent=agent.name, question=body.question)
-    return await _act(found, ticket_id, "wait_on_customer", message)
+    return await _act(found, agent, ticket_id, "wait_on_customer", message)
 
 
 @agents.post(
@@ -337,7 +348,7 @@ async def reassign(
     """The `reassign` update: a new team and/or priority, recorded as a correction of triage;
     unknown teams and a request that changes nothing are refused (409)."""
     message = Reassign(team=body.team, priority=body.priority, reason=body.reason, agent=agent.name)
-    return await _act(found, ticket_id, "reassign", message)
+    return await _act(found, agent, ticket_id, "reassign", message)
 
 
 @agents.post(
@@ -358,14 +369,14 @@ async def resolve(
         resolution=body.resolution,
         escalation_necessary=body.escalation_necessary,
     )
-    return await _act(found, ticket_id, "resolve", message)
+    return await _act(found, agent, ticket_id, "resolve", message)
 
 
 @agents.get(
     "/tickets/{ticket_id}",
     response_model=TicketStatus,
     summary="The latest escalation episode's live status, and the earlier episodes",
-    responses=errors(401, 404, 503, 504),
+    responses=errors(401, 403, 404, 503, 504),
 )
 async def ticket_status(
     ticket_id: TicketIdPath,
@@ -380,7 +391,9 @@ async def ticket_status(
     async def database() -> asyncpg.Pool:
         return found.pool
 
-    return await ticket_status_of(found.temporal, database, ticket_id)
+    found_status = await ticket_status_of(found.temporal, database, ticket_id)
+    permissions.check(agent, ticket_id, found_status.team)
+    return found_status
 
 
 @agents.get(
@@ -397,8 +410,9 @@ async def queue(
     ] = None,
 ) -> QueueResponse:
     """From PostgreSQL (kept current by the workflow's Step 9), sorted by priority then the
-    next SLA deadline, with the seed's indicators."""
-    rows = await queries.open_escalations(found.pool, team)
+    next SLA deadline, with the seed's indicators; only the escalations the agent may see
+    (their team's, a manager's teams', an admin's all)."""
+    rows = await queries.open_escalations(found.pool, team, permissions.visible_teams(agent))
     return QueueResponse(
         team=team,
         generated_at=datetime.now(UTC),
@@ -459,21 +473,77 @@ async def knowledge_pattern(
 
 
 @agents.post(
+    "/knowledge/{pattern_id}/edit",
+    response_model=KnowledgePattern,
+    summary="Edit a draft's title, KB article or auto-response before it is approved",
+    responses=errors(400, 401, 404, 409, 503),
+)
+async def edit_knowledge(
+    pattern_id: PatternIdPath,
+    body: PatternEdit,
+    agent: AgentDep,
+    found: Annotated[Services, Depends(services)],
+) -> KnowledgePattern:
+    """Only a draft is edited (an approved pattern is revoked first, 409); the editor is
+    recorded and cannot approve the text they wrote."""
+    try:
+        return await edit_pattern(
+            found.pool,
+            pattern_id,
+            agent=agent.name,
+            title=body.title,
+            article_markdown=body.article_markdown,
+            auto_response=body.auto_response,
+        )
+    except PatternError as error:
+        raise _pattern_refused(error) from None
+
+
+@agents.post(
+    "/knowledge/{pattern_id}/revoke",
+    response_model=KnowledgePattern,
+    summary="Revoke an approval: the pattern is a draft again, out of triage at once",
+    responses=errors(400, 401, 404, 409, 503),
+)
+async def revoke_knowledge(
+    pattern_id: PatternIdPath,
+    agent: AgentDep,
+    found: Annotated[Services, Depends(services)],
+    body: PatternRevoke | None = None,
+) -> KnowledgePattern:
+    """Only an approved pattern is revoked (409 otherwise); who revoked it and why are kept."""
+    try:
+        return await revoke_pattern(
+            found.pool, pattern_id, agent=agent.name, reason=body.reason if body else None
+        )
+    except PatternError as error:
+        raise _pattern_refused(error) from None
+
+
+@agents.post(
     "/knowledge/{pattern_id}/{decision}",
     response_model=KnowledgePattern,
     summary="Approve a draft (triage then answers matching tickets with it) or reject it",
-    responses=errors(401, 404, 409, 503),
+    responses=errors(400, 401, 404, 409, 503),
 )
 async def decide_knowledge(
     pattern_id: PatternIdPath,
     decision: Annotated[str, Path(pattern="^(approve|reject)$")],
     agent: AgentDep,
     found: Annotated[Services, Depends(services)],
+    body: PatternReview | None = None,
 ) -> KnowledgePattern:
-    """Only a draft can be decided; repeating the same decision is harmless (200)."""
+    """Only a draft can be decided; repeating the same decision is harmless (200). Approval is
+    a second person's: 409 for an agent who resolved one of the pattern's tickets or wrote its
+    current text, and (with `reviewedSha256`) for a text changed since it was read. The
+    approval keeps the text's SHA-256 (`approvedSha256`)."""
     try:
         return await decide_pattern(
-            found.pool, pattern_id, approve=decision == "approve", agent=agent.name
+            found.pool,
+            pattern_id,
+            approve=decision == "approve",
+            agent=agent.name,
+            reviewed_sha256=body.reviewed_sha256 if body else None,
         )
     except PatternError as error:
         raise _pattern_refused(error) from None

@@ -26,12 +26,13 @@ from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from connections import MISCONFIGURED
-from web import temporal_ops
+from web import permissions, temporal_ops
 from web.api import agents, webhooks
 from web.auth import forget_deliveries
 from web.guards import LoginRequired
 from web.knowledge_pages import router as knowledge_pages
 from web.limits import BodyLimit, BodyLimits
+from web.pages import not_yours
 from web.pages import router as pages
 from web.prometheus import render_metrics
 from web.readiness import readiness
@@ -278,6 +279,12 @@ def create_app(config: WebConfig | None = None) -> FastAPI:
                 {"detail": temporal_ops.TEMPORAL_DOWN}, status_code=503, headers=RETRY_AFTER
             )
         return JSONResponse({"detail": error.message}, status_code=status)
+
+    @app.exception_handler(permissions.Forbidden)
+    async def forbidden_ticket(request: Request, error: permissions.Forbidden) -> Response:
+        if request.url.path.startswith("/api/"):
+            return JSONResponse({"detail": error.message}, status_code=403)
+        return not_yours(request, None, error)
 
     @app.exception_handler(LoginRequired)
     async def login_required(request: Request, error: LoginRequired) -> RedirectResponse:

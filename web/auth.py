@@ -274,7 +274,11 @@ async def forget_deliveries(
 # ---------------------------------------------------------------------------------------------
 
 AGENTS_ENV = "ESCALATION_AGENTS"
-_AGENT_KEYS = ("team", "token_sha256")
+_AGENT_KEYS = ("team", "role", "teams", "token_sha256")
+ROLES = ("agent", "manager", "admin")
+# Legal requests are seen by the legal team's own members and by admins only: a manager of
+# another team cannot list it among their teams.
+RESTRICTED_TEAM = "legal"
 _HEX_SHA256 = re.compile(r"[0-9a-fA-F]{64}")
 _BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
 
@@ -285,10 +289,29 @@ class AgentConfigError(ValueError):
 
 @dataclass(frozen=True)
 class Agent:
-    """An authenticated support agent; the team decides which queue they work."""
+    """An authenticated support agent; the team decides which queue they work.
+
+    `role` says which escalations they see and act on (web/permissions.py): an `agent` those
+    their team holds, a `manager` those of their `teams` (their own team among them), an
+    `admin` all."""
 
     name: str
     team: str
+    role: str = "agent"
+    teams: tuple[str, ...] = ()
+
+    @property
+    def admin(self) -> bool:
+        return self.role == "admin"
+
+    @property
+    def works_for(self) -> tuple[str, ...]:
+        """The teams whose escalations this agent sees (an admin: every team)."""
+        if self.admin:
+            return TEAMS
+        if self.role == "manager":
+            return (self.team, *(team for team in self.teams if team != self.team))
+        return (self.team,)
 
 
 def hash_token(token: str) -> str:
@@ -422,6 +445,12 @@ def _parse_agents(data: Mapping[str, object]) -> list[tuple[Agent, str]]:
             raise AgentConfigError(
                 f"{where}.team: unknown team {team!r} (one of {', '.join(TEAMS)})"
             )
+        role = fields.get("role", "agent")
+        if role not in ROLES:
+            raise AgentConfigError(
+                f"{where}.role: unknown role {role!r} (one of {', '.join(ROLES)})"
+            )
+        teams = _parse_teams(where, role, team, fields.get("teams"))
         digest = fields.get("token_sha256")
         if digest is None:
             raise AgentConfigError(f"{where}.token_sha256: missing")
@@ -434,31 +463,62 @@ def _parse_agents(data: Mapping[str, object]) -> list[tuple[Agent, str]]:
         if digest in owner_of:
             raise AgentConfigError(f"{where}.token_sha256: same token as agents.{owner_of[digest]}")
         owner_of[digest] = name
-        entries.append((Agent(name=name, team=team), digest))
+        entries.append((Agent(name=name, team=team, role=role, teams=teams), digest))
     return entries
+
+
+def _parse_teams(where: str, role: str, team: str, teams: object) -> tuple[str, ...]:
+    """A manager's `teams` (their own team first, whether listed or not)."""
+    if teams is None:
+        return (team,) if role == "manager" else ()
+    if role != "manager":
+        raise AgentConfigError(
+            f"{where}.teams: only a manager lists teams (an agent works their team's "
+            "escalations, an admin everyone's)"
+        )
+    if not isinstance(teams, list) or not all(isinstance(t, str) for t in teams):
+        raise AgentConfigError(f"{where}.teams: must be a list of team names")
+    for listed in teams:
+        if listed not in TEAMS:
+            raise AgentConfigError(
+                f"{where}.teams: unknown team {listed!r} (one of {', '.join(TEAMS)})"
+            )
+        if listed == RESTRICTED_TEAM and team != RESTRICTED_TEAM:
+            raise AgentConfigError(
+                f"{where}.teams: {RESTRICTED_TEAM} tickets are for the {RESTRICTED_TEAM} "
+                "team's members and admins only"
+            )
+    return tuple(dict.fromkeys([team, *teams]))
 
 
 def _toml_key(name: str) -> str:
     return name if _BARE_KEY.fullmatch(name) else json.dumps(name)
 
 
-def write_agents_file(path: str | Path, agents: Mapping[str, tuple[str, str]]) -> Path:
-    """Write an agents file from {name: (team, token)}, storing only the tokens' hashes.
+def write_agents_file(
+    path: str | Path, agents: Mapping[str, tuple[str, str] | tuple[str, str, str, Sequence[str]]]
+) -> Path:
+    """Write an agents file from {name: (team, token)} or {name: (team, token, role, teams)},
+    storing only the tokens' hashes (no role: `agent`; `teams` only for a manager).
 
     For `make demo` and tests, which mint tokens at run time and hand them out themselves.
     The result is validated by loading it back before returning.
     """
     path = Path(path)
     lines = ["# Written by web.auth.write_agents_file: token hashes only, never tokens.", ""]
-    for name, (team, token) in agents.items():
+    for name, entry in agents.items():
+        team, token = entry[0], entry[1]
+        role, teams = (entry[2], list(entry[3])) if len(entry) == 4 else ("agent", [])
         if not token:
             raise ValueError(f"agent {name!r}: empty token")
         lines += [
             f"[agents.{_toml_key(name)}]",
             f"team = {json.dumps(team)}",
-            f'token_sha256 = "{hash_token(token)}"',
-            "",
+            f"role = {json.dumps(role)}",
         ]
+        if teams:
+            lines.append(f"teams = {json.dumps(teams)}")
+        lines += [f'token_sha256 = "{hash_token(token)}"', ""]
     _parse_agents(tomllib.loads("\n".join(lines)))  # refuse a bad team before writing
     path.write_text("\n".join(lines), encoding="utf-8")
     return path

@@ -29,7 +29,7 @@ from escalation.messages import (
     workflow_id_for,
 )
 from escalation.models import TEAMS, Model, Priority
-from web import charts, queries, temporal_ops
+from web import charts, permissions, queries, temporal_ops
 from web.auth import Agent
 from web.episodes import acknowledgement_of, episode_anchor
 from web.guards import page_agent, safe_next, same_origin
@@ -180,14 +180,15 @@ async def queue_page(
 ) -> HTMLResponse:
     """Open escalations, most urgent first; queue.js keeps it current without reloading."""
     selected = team if team and re.fullmatch(TEAM_PATTERN, team) else None
-    rows = await queries.open_escalations(found.pool, selected)
+    visible = permissions.visible_teams(agent)
+    rows = await queries.open_escalations(found.pool, selected, visible)
     return page(
         request,
         "queue.j2",
         {
             "agent": agent,
             "rows": rows,
-            "teams": TEAMS,
+            "teams": TEAMS if visible is None else tuple(visible),
             "team": selected,
             "now": datetime.now(UTC),
         },
@@ -253,6 +254,12 @@ async def ticket_page(
         if not rows and isinstance(error, temporal_ops.TicketNotFound):
             return not_found(request, agent, f"There is no escalation for ticket {ticket_id}.")
         live_error = error.message
+    try:
+        permissions.check(
+            agent, ticket_id, (live.team if live else None) or (rows[0].team if rows else None)
+        )
+    except permissions.Forbidden as error:
+        return not_yours(request, agent, error)
     events = await queries.log_events(found.pool, ticket_id)
     acks = await queries.acknowledgements(found.pool, ticket_id)
     # The live run is the latest episode; its row may not be written yet (Steps 1-4).
@@ -341,6 +348,16 @@ async def ticket_page(
     return response
 
 
+def not_yours(request: Request, agent: Agent | None, error: permissions.Forbidden) -> HTMLResponse:
+    """The 403 page for a ticket the agent may not see (web/permissions.py)."""
+    context = {
+        "agent": agent,
+        "title": "Not your team's ticket",
+        "message": f"You cannot open this ticket: {error.message}.",
+    }
+    return page(request, "error.j2", context, status_code=403)
+
+
 def not_found(request: Request, agent: Agent | None, message: str) -> HTMLResponse:
     context = {"agent": agent, "title": "Not found", "message": message}
     return page(request, "error.j2", context, status_code=404)
@@ -371,7 +388,10 @@ async def ticket_action(
         message = _message(
             action, agent, note, question, team, priority, reason, resolution, escalation_necessary
         )
+        await permissions.authorize(found, agent, ticket_id)
         answer = await temporal_ops.update(found.temporal, ticket_id, name, message)
+    except permissions.Forbidden as error:
+        return not_yours(request, agent, error)
     except ValidationError as error:
         flash = {"level": "error", "message": f"{label}: {_first_problem(error)}"}
     except temporal_ops.TicketError as error:

@@ -9,6 +9,7 @@ ticket's latest episode; a ticket page shows the latest on top and the earlier o
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -89,15 +90,20 @@ def _queue_row(record: asyncpg.Record) -> QueueRow:
     return QueueRow(**dict(record))
 
 
-async def open_escalations(pool: asyncpg.Pool, team: str | None = None) -> list[QueueRow]:
+async def open_escalations(
+    pool: asyncpg.Pool, team: str | None = None, teams: Sequence[str] | None = None
+) -> list[QueueRow]:
     """Each ticket's latest episode when it is not resolved, most urgent first: priority, then
-    the next SLA deadline. (An earlier episode that never got a resolution, e.g. a run ops
-    terminated, is not on the queue once the ticket has a newer one.)"""
+    the next SLA deadline; only `team`'s when given, and only those held by one of `teams`
+    when given (what the agent may see, web/permissions.py). (An earlier episode that never
+    got a resolution, e.g. a run ops terminated, is not on the queue once the ticket has a
+    newer one.)"""
     records = await pool.fetch(
         f"""
         SELECT {_ROW_COLUMNS}
           FROM support_assignments AS sa
          WHERE state <> 'resolved' AND ($1::text IS NULL OR assigned_to_team = $1)
+           AND ($2::text[] IS NULL OR assigned_to_team = ANY($2::text[]))
            AND NOT EXISTS (SELECT 1 FROM support_assignments AS later
                             WHERE later.ticket_id = sa.ticket_id
                               AND later.escalated_at > sa.escalated_at)
@@ -105,6 +111,7 @@ async def open_escalations(pool: asyncpg.Pool, team: str | None = None) -> list[
          LIMIT {QUEUE_LIMIT}
         """,
         team,
+        None if teams is None else list(teams),
     )
     return [_queue_row(record) for record in records]
 

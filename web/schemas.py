@@ -185,3 +185,31 @@ class QueueResponse(Model):
     team: str | None
     generated_at: datetime
     items: list[QueueItem]
+
+
+# --- learned patterns (web/knowledge.py) ---------------------------------------------------
+
+SHA256_PATTERN = r"^[0-9a-fA-F]{64}$"
+
+
+class PatternReview(Model):
+    """What the approver read: the `textSha256` of the pattern as they saw it. Given, an
+    approval of a text changed since is refused (409)."""
+
+    reviewed_sha256: Annotated[str, Field(pattern=SHA256_PATTERN)] | None = None
+
+
+class PatternEdit(Model):
+    """A draft's new text (a field left out stays as it is)."""
+
+    title: Annotated[str, Field(min_length=1, max_length=300, pattern=NO_NUL)] | None = None
+    article_markdown: (
+        Annotated[str, Field(min_length=1, max_length=20_000, pattern=NO_NUL)] | None
+    ) = None
+    auto_response: Annotated[str, Field(min_length=1, max_length=20_000, pattern=NO_NUL)] | None = (
+        None
+    )
+
+
+class PatternRevoke(Model):
+    reason: Annotated[str, Field(max_length=300, pattern=NO_NUL)] | None = None

@@ -1,0 +1,218 @@
+"""Learned auto-responses under four eyes (issue 13, item 5): approval by a second person who
+resolved none of the pattern's tickets, the reviewed text's hash kept with the approval, edits
+before approval, revocation after. The API and the page (web/knowledge.py behind both)."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import asyncpg
+import httpx
+import pytest
+from temporalio.client import Client
+
+from activities.package import APPROVED_TEXT_INTACT
+from localstack.postgres import EmbeddedPostgres
+from tests.test_knowledge_web import UNUSED_QUEUE, Patterns
+from tests.web_support import ORIGIN, WebSetup, asgi_client, login, web_setup
+from web.app import create_app
+from web.knowledge import reviewed_text
+
+
+@pytest.fixture
+async def patterns(pool: asyncpg.Pool) -> AsyncIterator[Patterns]:
+    made = Patterns(pool)
+    yield made
+    await made.remove()
+
+
+@pytest.fixture
+def setup(
+    client: Client, postgres: EmbeddedPostgres, pool: asyncpg.Pool, tmp_path: Path
+) -> WebSetup:
+    return web_setup(client, postgres.url, UNUSED_QUEUE, tmp_path)
+
+
+@pytest.fixture
+async def resolved(pool: asyncpg.Pool) -> AsyncIterator[list[str]]:
+    """Three tickets of a pattern, resolved by ana, ana and cy (rows far in the past, out of
+    every metrics window); deleted afterwards."""
+    tickets = [f"KBR-{uuid.uuid4().hex[:8]}" for _ in range(3)]
+    await pool.executemany(
+        """
+        INSERT INTO resolutions (episode_id, ticket_id, team, priority, resolved_by, resolution,
+            escalation_necessary, escalated_at, resolved_at, response_target_seconds,
+            resolution_seconds, quick)
+        VALUES ($1, $2, 'engineering', 'P3', $3, 'Cleared the session', false,
+                '2001-01-01T00:00Z', '2001-01-01T00:10Z', 3600, 600, true)
+        """,
+        [(f"test:{t}", t, agent) for t, agent in zip(tickets, ["ana", "ana", "cy"], strict=True)],
+    )
+    yield tickets
+    await pool.execute("DELETE FROM resolutions WHERE ticket_id = ANY($1::text[])", tickets)
+
+
+def sha256(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+async def test_a_resolver_cannot_approve_a_second_person_can_and_the_hash_is_kept(
+    http: httpx.AsyncClient, setup: WebSetup, patterns: Patterns, resolved: list[str]
+) -> None:
+    draft = await patterns.add("draft", ticket_ids=resolved, auto_response="Retry the upload, é.")
+    read = (await http.get(f"/api/knowledge/{draft}", headers=setup.bearer("bo"))).json()
+    text = reviewed_text(read["title"], read["articleMarkdown"], read["autoResponse"])
+    assert read["textSha256"] == sha256(text) and read["approvedSha256"] is None
+    for resolver, tickets, plural in (("ana", resolved[:2], "s"), ("cy", resolved[2:], "")):
+        refused = await http.post(
+            f"/api/knowledge/{draft}/approve",
+            json={"reviewedSha256": read["textSha256"]},
+            headers=setup.bearer(resolver),
+        )
+        assert refused.status_code == 409, refused.text
+        assert refused.json()["detail"] == (
+            f"{resolver} cannot approve pattern {draft}: they resolved its ticket{plural} "
+            f"{', '.join(sorted(tickets))}. A second person who resolved none of its tickets "
+            "must review and approve it."
+        )
+    assert (await patterns.row(draft))["status"] == "draft"
+    approved = await http.post(
+        f"/api/knowledge/{draft}/approve",
+        json={"reviewedSha256": read["textSha256"]},
+        headers=setup.bearer("bo"),
+    )
+    assert approved.status_code == 200, approved.text
+    body = approved.json()
+    assert (body["status"], body["decidedBy"]) == ("approved", "bo")
+    assert body["approvedSha256"] == sha256(text)
+    row = await patterns.row(draft)
+    assert (row["status"], row["approved_sha256"]) == ("approved", sha256(text))
+
+
+async def test_a_draft_is_edited_before_approval_and_the_approver_must_have_read_that_text(
+    http: httpx.AsyncClient, setup: WebSetup, patterns: Patterns, pool: asyncpg.Pool
+) -> None:
+    draft = await patterns.add("draft")
+    before = (await http.get(f"/api/knowledge/{draft}", headers=setup.bearer())).json()
+    edited = await http.post(
+        f"/api/knowledge/{draft}/edit",
+        json={"autoResponse": "Hello,\n\nplease retry the upload: it works again."},
+        headers=setup.bearer("bo"),
+    )
+    assert edited.status_code == 200, edited.text
+    after = edited.json()
+    assert after["autoResponse"] == "Hello,\n\nplease retry the upload: it works again."
+    assert after["editedBy"] == "bo" and after["title"] == before["title"]
+    assert after["textSha256"] != before["textSha256"]
+
+    own_text = await http.post(f"/api/knowledge/{draft}/approve", headers=setup.bearer("bo"))
+    assert own_text.status_code == 409
+    assert "bo cannot approve pattern" in own_text.json()["detail"]
+    assert "they wrote its current text" in own_text.json()["detail"]
+    stale = await http.post(
+        f"/api/knowledge/{draft}/approve",
+        json={"reviewedSha256": before["textSha256"]},
+        headers=setup.bearer("ana"),
+    )
+    assert stale.status_code == 409
+    assert "text changed since it was read" in stale.json()["detail"]
+    approved = await http.post(
+        f"/api/knowledge/{draft}/approve",
+        json={"reviewedSha256": after["textSha256"]},
+        headers=setup.bearer("ana"),
+    )
+    assert approved.status_code == 200, approved.text
+    assert approved.json()["approvedSha256"] == after["textSha256"]
+    late = await http.post(
+        f"/api/knowledge/{draft}/edit", json={"title": "Other"}, headers=setup.bearer("bo")
+    )
+    assert late.status_code == 409
+    assert late.json()["detail"] == (
+        f"pattern {draft} is approved: only a draft is edited (revoke the approval first)"
+    )
+    # Triage reads approved patterns only while their text is the one approved.
+    intact = (
+        "SELECT id FROM kb_patterns WHERE id = $1 AND status = 'approved' AND "
+        + APPROVED_TEXT_INTACT
+    )
+    assert await pool.fetchval(intact, draft) == draft
+    await pool.execute(
+        "UPDATE kb_patterns SET auto_response = auto_response || ' (changed)' WHERE id = $1", draft
+    )
+    assert await pool.fetchval(intact, draft) is None
+
+
+async def test_an_approval_is_revoked_and_the_pattern_waits_for_review_again(
+    http: httpx.AsyncClient, setup: WebSetup, patterns: Patterns
+) -> None:
+    draft = await patterns.add("draft")
+    assert (
+        await http.post(f"/api/knowledge/{draft}/approve", headers=setup.bearer())
+    ).status_code == 200
+    revoked = await http.post(
+        f"/api/knowledge/{draft}/revoke",
+        json={"reason": "quotes a customer's order number"},
+        headers=setup.bearer("root"),
+    )
+    assert revoked.status_code == 200, revoked.text
+    body = revoked.json()
+    assert (body["status"], body["approvedSha256"], body["decidedBy"]) == ("draft", None, None)
+    assert (body["revokedBy"], body["revokeReason"]) == ("root", "quotes a customer's order number")
+    again = await http.post(f"/api/knowledge/{draft}/revoke", headers=setup.bearer("root"))
+    assert again.status_code == 409
+    assert again.json()["detail"] == f"pattern {draft} is draft, not approved: nothing to revoke"
+    # A draft again: it can be edited, and approved once more.
+    assert (
+        await http.post(
+            f"/api/knowledge/{draft}/edit",
+            json={"autoResponse": "Retry."},
+            headers=setup.bearer("root"),
+        )
+    ).status_code == 200
+    assert (await http.post(f"/api/knowledge/{draft}/approve", headers=setup.bearer("bo"))).json()[
+        "status"
+    ] == "approved"
+
+
+async def test_the_page_edits_approves_with_the_hash_read_and_revokes(
+    setup: WebSetup, patterns: Patterns, resolved: list[str]
+) -> None:
+    draft = await patterns.add("draft", ticket_ids=resolved)
+    async with asgi_client(create_app(setup.config)) as http:
+        await login(http, setup, "ana", next="/knowledge")
+        page = (await http.get("/knowledge")).text
+        assert f'action="/knowledge/{draft}/edit"' in page
+        refused = await http.post(f"/knowledge/{draft}/approve", headers=ORIGIN)
+        assert refused.status_code == 409
+        assert f"ana cannot approve pattern {draft}: they resolved" in refused.text
+        edited = await http.post(
+            f"/knowledge/{draft}/edit", data={"auto_response": "Please retry."}, headers=ORIGIN
+        )
+        assert edited.status_code == 303
+        assert f"Pattern {draft} is edited." in (await http.get(edited.headers["location"])).text
+    row = await patterns.row(draft)
+    digest = sha256(reviewed_text(row["title"], row["article_markdown"], "Please retry."))
+    async with asgi_client(create_app(setup.config)) as http:
+        await login(http, setup, "bo", next="/knowledge")
+        page = (await http.get("/knowledge")).text
+        assert f'name="reviewed_sha256" value="{digest}"' in page
+        stale = await http.post(
+            f"/knowledge/{draft}/approve", data={"reviewed_sha256": "0" * 64}, headers=ORIGIN
+        )
+        assert stale.status_code == 409 and "text changed since it was read" in stale.text
+        done = await http.post(
+            f"/knowledge/{draft}/approve", data={"reviewed_sha256": digest}, headers=ORIGIN
+        )
+        assert done.status_code == 303
+        assert (await patterns.row(draft))["approved_sha256"] == digest
+        page = (await http.get(done.headers["location"])).text
+        assert f'action="/knowledge/{draft}/revoke"' in page
+        gone = await http.post(f"/knowledge/{draft}/revoke", headers=ORIGIN)
+        assert gone.status_code == 303
+        page = (await http.get(gone.headers["location"])).text
+        assert f"Pattern {draft} is revoked. It waits for review again" in page
+        assert "Approval revoked by bo" in page
+    assert (await patterns.row(draft))["status"] == "draft"
