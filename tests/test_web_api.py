@@ -856,3 +856,11 @@ def test_a_reopening_reply_quotes_the_earlier_description_within_the_cap() -> No
     at_cap = "z" * models.MAX_DESCRIPTION_CHARS
     alone = temporal_ops.reopened_payload(long_earlier, CustomerReply(text=at_cap), now)
     assert alone.ticket.description == at_cap
+
+
+async def test_a_repeated_team_filter_is_refused_not_read_as_its_last_value(
+    http: httpx.AsyncClient, setup: WebSetup
+) -> None:
+    answer = await http.get("/api/queue?team=engineering&team=legal", headers=setup.bearer())
+    assert answer.status_code == 422, answer.text
+    assert "one team" in answer.text

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import asyncpg
-from fastapi import APIRouter, Depends, HTTPException, Path, Query, Response
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 
@@ -403,6 +403,7 @@ async def ticket_status(
     responses=errors(401, 503),
 )
 async def queue(
+    request: Request,
     agent: AgentDep,
     found: Annotated[Services, Depends(services)],
     team: Annotated[
@@ -411,7 +412,12 @@ async def queue(
 ) -> QueueResponse:
     """From PostgreSQL (kept current by the workflow's Step 9), sorted by priority then the
     next SLA deadline, with the seed's indicators; only the escalations the agent may see
-    (their team's, a manager's teams', an admin's all)."""
+    (their team's, a manager's teams', an admin's all). One `team` at most: a repeated one is
+    refused (422), not read as its last value."""
+    if len(request.query_params.getlist("team")) > 1:
+        raise RequestValidationError(
+            [{"type": "too_many", "loc": ("query", "team"), "msg": "give one team at most"}]
+        )
     rows = await queries.open_escalations(found.pool, team, permissions.visible_teams(agent))
     return QueueResponse(
         team=team,
