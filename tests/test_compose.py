@@ -86,6 +86,18 @@ def _clean_env() -> dict[str, str]:
     }
 
 
+def _compose_config(command: list[str], env_file: Path) -> subprocess.CompletedProcess[str]:
+    """`compose config` of the file with `env_file` and a clean environment."""
+    return subprocess.run(
+        [*command, "--env-file", str(env_file), "-f", str(COMPOSE_FILE), "config"],
+        cwd=ROOT,
+        env=_clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
 @pytest.fixture(scope="module")
 def config(tmp_path_factory: pytest.TempPathFactory) -> dict:
     command = _compose_command()
@@ -95,14 +107,7 @@ def config(tmp_path_factory: pytest.TempPathFactory) -> dict:
     # must not change the result.
     env_file = tmp_path_factory.mktemp("compose") / "passwords.env"
     env_file.write_text("".join(f"{name}={value}\n" for name, value in PASSWORDS.items()))
-    result = subprocess.run(
-        [*command, "--env-file", str(env_file), "-f", str(COMPOSE_FILE), "config"],
-        cwd=ROOT,
-        env=_clean_env(),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    result = _compose_config(command, env_file)
     assert result.returncode == 0, f"`{' '.join(command)} config` failed:\n{result.stderr}"
     resolved = yaml.safe_load(result.stdout)
     assert isinstance(resolved, dict) and isinstance(resolved.get("services"), dict)
@@ -624,14 +629,7 @@ def test_compose_refuses_to_start_without_each_password(tmp_path: Path, missing:
         pytest.skip(INSTALL_HINT)
     env_file = tmp_path / "partial.env"
     env_file.write_text("".join(f"{k}={v}\n" for k, v in PASSWORDS.items() if k != missing))
-    result = subprocess.run(
-        [*command, "--env-file", str(env_file), "-f", str(COMPOSE_FILE), "config"],
-        cwd=ROOT,
-        env=_clean_env(),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    result = _compose_config(command, env_file)
     assert result.returncode != 0
     assert missing in result.stderr, result.stderr
 
