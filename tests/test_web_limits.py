@@ -79,8 +79,11 @@ class Answer:
     seconds: float
 
 
-async def _read_answer(reader: asyncio.StreamReader) -> tuple[int, dict[str, str], bytes]:
-    head = await reader.readuntil(b"\r\n\r\n")
+def _parse_answer(data: bytes) -> tuple[int, dict[str, str], bytes] | None:
+    """The HTTP answer in `data`, or None while it is incomplete."""
+    head, found, rest = data.partition(b"\r\n\r\n")
+    if not found:
+        return None
     lines = head.decode("latin-1").split("\r\n")
     status = int(lines[0].split()[1])
     headers = {}
@@ -89,8 +92,27 @@ async def _read_answer(reader: asyncio.StreamReader) -> tuple[int, dict[str, str
             name, _, value = line.partition(":")
             headers[name.strip().lower()] = value.strip()
     length = int(headers.get("content-length", "0"))
-    body = await reader.readexactly(length) if length else b""
-    return status, headers, body
+    if len(rest) < length:
+        return None
+    return status, headers, rest[:length]
+
+
+async def _read_answer(sock: socket.socket) -> tuple[int, dict[str, str], bytes] | None:
+    """Read from the socket itself, not through an asyncio transport: when the server answers
+    and closes while the body still streams, its kernel resets the connection, and a
+    transport's failed write would drop the answer already received with it. The socket keeps
+    it readable (Linux leaves the receive queue after a reset)."""
+    loop = asyncio.get_running_loop()
+    data = b""
+    while (answer := _parse_answer(data)) is None:
+        try:
+            more = await loop.sock_recv(sock, 65536)
+        except (ConnectionError, OSError):
+            return None
+        if not more:
+            return None
+        data += more
+    return answer
 
 
 async def stream_post(
@@ -105,43 +127,42 @@ async def stream_post(
     """POST `total` bytes (chunked, or with Content-Length: total) from a generator, over a
     raw socket with small buffers, stopping as soon as the server answers or closes, or once
     `give_up_after` bytes are out with no answer. Never sends 2 GB."""
+    loop = asyncio.get_running_loop()
     started = time.monotonic()
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    sock = writer.get_extra_info("socket")
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 32 * 1024)
-    writer.transport.set_write_buffer_limits(high=CHUNK)
-    framing = {"content-length": str(total)} if declare_length else {"transfer-encoding": "chunked"}
-    head = [f"POST {path} HTTP/1.1", f"host: 127.0.0.1:{port}"]
-    head += [f"{name}: {value}" for name, value in {**headers, **framing}.items()]
-    writer.write(("\r\n".join(head) + "\r\n\r\n").encode())
-    answer = asyncio.create_task(_read_answer(reader))
-
-    def body() -> Iterator[bytes]:
+    sock.setblocking(False)
+    try:
+        await loop.sock_connect(sock, ("127.0.0.1", port))
+        framing = (
+            {"content-length": str(total)} if declare_length else {"transfer-encoding": "chunked"}
+        )
+        head = [f"POST {path} HTTP/1.1", f"host: 127.0.0.1:{port}"]
+        head += [f"{name}: {value}" for name, value in {**headers, **framing}.items()]
+        await loop.sock_sendall(sock, ("\r\n".join(head) + "\r\n\r\n").encode())
+        answer = asyncio.create_task(_read_answer(sock))
         payload = b"x" * CHUNK
-        for _ in range(0, total, CHUNK):
-            yield payload
-
-    sent = 0
-    try:
-        for chunk in body():
-            if answer.done() or sent > give_up_after:
-                break
-            writer.write(chunk if declare_length else b"%x\r\n%s\r\n" % (len(chunk), chunk))
-            await writer.drain()
-            sent += len(chunk)
-            # A sender on a network, not a memcpy: the server (a thread of this process,
-            # sharing its GIL) gets its turn, and what "sent" counts is not mostly bytes
-            # parked in loopback buffers (up to ~1 MB) when the answer comes.
-            await asyncio.sleep(0.002)
-    except (ConnectionError, OSError):
-        pass  # the server closed on us: its answer (if any) is in the reader
-    try:
-        status, answer_headers, answer_body = await asyncio.wait_for(answer, 10)
-    except (TimeoutError, asyncio.IncompleteReadError, ConnectionError):
-        status, answer_headers, answer_body = None, {}, b""
+        chunk = payload if declare_length else b"%x\r\n%s\r\n" % (len(payload), payload)
+        sent = 0
+        try:
+            while sent < total and not answer.done() and sent <= give_up_after:
+                await loop.sock_sendall(sock, chunk)
+                sent += len(payload)
+                # A sender on a network, not a memcpy: the server (a thread of this process,
+                # sharing its GIL) gets its turn, and what "sent" counts is not mostly bytes
+                # parked in loopback buffers (up to ~1 MB) when the answer comes.
+                await asyncio.sleep(0.002)
+        except (ConnectionError, OSError):
+            pass  # the server closed on us: its answer (if any) is still in the socket
+        try:
+            parsed = await asyncio.wait_for(answer, 10)
+        except TimeoutError:
+            parsed = None
+        finally:
+            answer.cancel()
     finally:
-        answer.cancel()
-        writer.close()
+        sock.close()
+    status, answer_headers, answer_body = parsed or (None, {}, b"")
     return Answer(status, answer_headers, answer_body, sent, time.monotonic() - started)
 
 
