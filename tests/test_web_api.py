@@ -366,7 +366,9 @@ async def test_agent_responds_and_resolves_and_the_workflow_completes(
     assert (outcome.outcome, outcome.resolved_by) == ("resolved", "bo")
 
     again = await http.post(
-        f"{base}/resolve", json={"resolution": "Again"}, headers=setup.bearer("bo")
+        f"{base}/resolve",
+        json={"resolution": "Again", "escalationNecessary": True},
+        headers=setup.bearer("bo"),
     )
     assert again.status_code == 409
     assert ticket_id in again.json()["detail"]
@@ -401,6 +403,12 @@ async def test_agent_body_and_path_are_validated(http: httpx.AsyncClient, setup:
     )
     assert no_resolution.status_code == 422
     assert no_resolution.json()["detail"][0]["loc"] == ["body", "resolution"]
+    # "Was this escalation necessary?" is the agent's answer, never a default.
+    unanswered = await http.post(
+        "/api/tickets/T-1/resolve", json={"resolution": "Relinked"}, headers=setup.bearer()
+    )
+    assert unanswered.status_code == 422
+    assert unanswered.json()["detail"][0]["loc"] == ["body", "escalationNecessary"]
     bad_id = await http.post("/api/tickets/-bad/respond", json={}, headers=setup.bearer())
     assert bad_id.status_code == 422
 
@@ -497,7 +505,9 @@ async def resolve_over_api(
     responded = await http.post(f"{base}/respond", json={"note": "on it"}, headers=setup.bearer())
     assert responded.status_code == 200, responded.text
     answer = await http.post(
-        f"{base}/resolve", json={"resolution": resolution}, headers=setup.bearer()
+        f"{base}/resolve",
+        json={"resolution": resolution, "escalationNecessary": True},
+        headers=setup.bearer(),
     )
     assert answer.status_code == 200, answer.text
     done = answer.json()

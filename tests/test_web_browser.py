@@ -137,6 +137,12 @@ async def test_agent_sees_a_signed_ticket_arrive_opens_it_responds_and_resolves(
             "Respond: the workflow accepted it; the escalation is now responded."
         )
         await page.get_by_label("Resolution").fill("Restored all 87 photos from backup.")
+        # The question is asked: unanswered, the browser keeps the form (radio `required`).
+        necessary = page.get_by_role("radio", name="Yes, it needed a human")
+        assert not await necessary.is_checked()
+        await page.get_by_role("button", name="Resolve", exact=True).click()
+        assert await page.locator("form[action$='/actions/resolve']").count() == 1
+        await necessary.check()
         await page.get_by_role("button", name="Resolve", exact=True).click()
         accepted = page.get_by_text("Resolve: the workflow accepted the resolution")
         await expect(accepted).to_be_visible()

@@ -121,7 +121,7 @@ async def test_customer_html_is_shown_as_text_on_the_queue_and_the_ticket_page(
 
 
 async def test_forms_post_the_action_and_show_the_workflows_answer(
-    http: httpx.AsyncClient, setup: WebSetup, client: Client
+    http: httpx.AsyncClient, setup: WebSetup, client: Client, pool: asyncpg.Pool
 ) -> None:
     ticket_id = new_ticket_id()
     body = ticket_body(ticket_id)
@@ -162,15 +162,33 @@ async def test_forms_post_the_action_and_show_the_workflows_answer(
     assert "Respond: the workflow accepted it; the escalation is now responded." in page
     assert "Respond:" not in (await http.get(f"/tickets/{ticket_id}")).text  # shown once
 
-    done = await http.post(
+    # "Was this escalation necessary?" is asked: unchecked radios, and no answer is refused.
+    page = (await http.get(f"/tickets/{ticket_id}")).text
+    question = page[page.index("Was this escalation necessary?") :].split("</fieldset>")[0]
+    assert question.count('type="radio"') == 2 and "checked" not in question
+    unanswered = await http.post(
         f"{action}/resolve", data={"resolution": "Restored from backup"}, headers=ORIGIN
+    )
+    page = (await http.get(unanswered.headers["location"])).text
+    assert "Resolve: say whether this escalation was necessary (yes or no)" in page
+    assert (await http.get(f"/api/tickets/{ticket_id}")).json()["state"] == "responded"
+
+    done = await http.post(
+        f"{action}/resolve",
+        data={"resolution": "Restored from backup", "escalation_necessary": "no"},
+        headers=ORIGIN,
     )
     page = (await http.get(done.headers["location"])).text
     assert "Resolve: the workflow accepted the resolution" in page
     handle = client.get_workflow_handle(workflow_id_for(ticket_id), result_type=EscalationOutcome)
     outcome = await handle.result()
     assert outcome.resolved_by == "cy"
-    again = await http.post(f"{action}/resolve", data={"resolution": "x"}, headers=ORIGIN)
+    necessary = "SELECT escalation_necessary FROM resolutions WHERE ticket_id = $1"
+    row = await eventually(lambda: pool.fetchrow(necessary, ticket_id))
+    assert row["escalation_necessary"] is False
+    again = await http.post(
+        f"{action}/resolve", data={"resolution": "x", "escalation_necessary": "yes"}, headers=ORIGIN
+    )
     page = (await http.get(again.headers["location"])).text
     assert "Resolve refused:" in page
 
@@ -219,7 +237,9 @@ async def test_the_page_tells_the_true_record_paused_resolved_rated_and_reopened
     await eventually(lambda: state_is("responded"))
 
     done = await http.post(
-        f"{action}/resolve", data={"resolution": "Restored the album from backup"}, headers=ORIGIN
+        f"{action}/resolve",
+        data={"resolution": "Restored the album from backup", "escalation_necessary": "yes"},
+        headers=ORIGIN,
     )
     page = (await http.get(done.headers["location"])).text
     assert "Resolve: the workflow accepted the resolution" in page

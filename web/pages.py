@@ -394,6 +394,8 @@ async def ticket_action(
         return not_yours(request, agent, error)
     except ValidationError as error:
         flash = {"level": "error", "message": f"{label}: {_first_problem(error)}"}
+    except Unanswered as error:
+        flash = {"level": "error", "message": f"{label}: {error}"}
     except temporal_ops.TicketError as error:
         flash = {"level": "error", "message": f"{label} refused: {error.message}"}
     else:
@@ -401,6 +403,15 @@ async def ticket_action(
     response = RedirectResponse(f"/tickets/{ticket_id}", status_code=303)
     write_flash(response, ticket_id, flash, secure=found.config.secure_cookies)
     return response
+
+
+# "Was this escalation necessary?" is asked, never pre-answered: the form's radio buttons start
+# unchecked and a resolution without an answer is refused (the accuracy metric counts it).
+NECESSARY_ANSWERS = {"yes": True, "no": False}
+
+
+class Unanswered(ValueError):
+    """A form question the agent left unanswered."""
 
 
 def _blank(value: str | None) -> str | None:
@@ -434,9 +445,11 @@ def _message(
                 team=moved.team, priority=moved.priority, reason=moved.reason, agent=agent.name
             )
         case _:
+            answered = NECESSARY_ANSWERS.get(escalation_necessary or "")
+            if answered is None:
+                raise Unanswered("say whether this escalation was necessary (yes or no)")
             done = ResolveRequest(
-                resolution=(resolution or "").strip(),
-                escalation_necessary=escalation_necessary is not None,
+                resolution=(resolution or "").strip(), escalation_necessary=answered
             )
             return ResolveInput(
                 agent=agent.name,

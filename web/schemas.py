@@ -133,10 +133,11 @@ class ReassignRequest(Model):
 
 
 class ResolveRequest(Model):
-    """How the ticket was resolved, and whether escalating it was necessary (accuracy metric)."""
+    """How the ticket was resolved, and whether escalating it was necessary (accuracy metric):
+    required, so the question is answered by the agent, never defaulted."""
 
     resolution: Annotated[str, Field(min_length=1, max_length=MAX_NOTE_CHARS, pattern=NO_NUL)]
-    escalation_necessary: StrictBool = True
+    escalation_necessary: StrictBool
 
 
 class Indicator(Model):
