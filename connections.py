@@ -24,7 +24,7 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import TLSConfig
 
-from escalation.config import ConfigError, redact_url
+from escalation.config import MISCONFIGURED, ConfigError, Unreachable, redact_url
 
 __all__ = [
     "MISCONFIGURED",
@@ -37,15 +37,6 @@ __all__ = [
 ]
 
 TLS_FILE_VARS = ("TEMPORAL_TLS_CERT", "TEMPORAL_TLS_KEY", "TEMPORAL_TLS_CA")
-
-
-class Unreachable(ConnectionError):
-    """Nothing answers (or it refuses us) at a configured address; `str(err)` is one line naming
-    the variable. An `OSError`, so callers that degrade when a service is down still do."""
-
-
-# What an entry point reports in one line (exit 2) instead of a traceback.
-MISCONFIGURED: tuple[type[Exception], ...] = (ConfigError, Unreachable)
 
 
 def _read_pem(name: str, environ: Mapping[str, str]) -> bytes | None:

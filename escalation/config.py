@@ -39,6 +39,16 @@ class ConfigError(ValueError):
     """A misconfiguration; `str(err)` is one line naming the variable to fix."""
 
 
+class Unreachable(ConnectionError):
+    """Nothing answers (or it refuses us) at a configured address; `str(err)` is one line naming
+    the variable. An `OSError`, so callers that degrade when a service is down still do. Raised
+    by connections.py; here so an entry point catches it without importing the clients."""
+
+
+# What an entry point reports in one line (exit 2) instead of a traceback.
+MISCONFIGURED: tuple[type[Exception], ...] = (ConfigError, Unreachable)
+
+
 @dataclass(frozen=True)
 class Address:
     """Where one service is, and whether it is the embedded stack's to start."""

@@ -46,11 +46,11 @@ async def seed_database(database_url: str) -> None:
 
 
 async def run_ticket(endpoints: Endpoints) -> EscalationStatus:
-    import starter
+    from cli import tickets
 
-    started = await starter.start(str(TICKET_FILE), endpoints)
+    started = await tickets.start(str(TICKET_FILE), endpoints)
     print(f"{'Started' if started['started'] else 'Found'} {started['workflowId']}")
-    client = await starter.connect(endpoints)
+    client = await tickets.connect(endpoints)
     handle = client.get_workflow_handle(workflow_id_for("T-12345"))
     deadline = time.monotonic() + 120
     acknowledged_by = time.monotonic() + 20  # Step 5 runs alongside: give it a moment
@@ -204,7 +204,7 @@ def main() -> int:
             print(f"Status:  {cli} status T-12345")
             print(
                 f"Resolve: ESCALATION_AGENTS={stack.state_dir / 'agents.toml'} {cli} resolve "
-                f"T-12345 --agent {DEMO_AGENT} --resolution 'Relinked the upload'"
+                f"T-12345 --agent {DEMO_AGENT} --resolution 'Relinked the upload' --necessary"
             )
             print("\nRunning until Ctrl-C …", flush=True)
             exited = stack.wait()

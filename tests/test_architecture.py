@@ -1,5 +1,6 @@
 """The import picture stays one-way (STYLE.md): escalation/ is pure domain; workflows/ and
-activities/ build on it; starter.py never imports activities. Triage must stay pure."""
+activities/ (the worker's code) build on it; the web app (web/) and the CLI (cli/, starter.py)
+never import worker code, directly or through another module. Triage must stay pure."""
 
 from __future__ import annotations
 
@@ -32,8 +33,85 @@ def test_domain_package_does_no_io_and_imports_no_outer_layer(path: Path) -> Non
     assert not roots & {"workflows", "activities", "localstack", "worker", "starter"}
 
 
-def test_starter_never_imports_activities() -> None:
-    assert not imported_roots(ROOT / "starter.py") & {"activities", "workflows"}
+WORKER_CODE = {"workflows", "activities", "worker"}
+
+
+def imported_modules(path: Path, root: Path = ROOT) -> set[str]:
+    """The dotted names a file imports, relative imports resolved against its package."""
+    package = ".".join(path.relative_to(root).with_suffix("").parts[:-1])
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parts = package.split(".")[: len(package.split(".")) - node.level + 1]
+                base = ".".join([*parts, base] if base else parts)
+            names.add(base)
+            names.update(f"{base}.{alias.name}" for alias in node.names)
+    return names
+
+
+def project_file(name: str, root: Path = ROOT) -> Path | None:
+    """The repository's file for a dotted module name (None for a third-party module)."""
+    candidate = root.joinpath(*name.split("."))
+    for found in (candidate.with_suffix(".py"), candidate / "__init__.py"):
+        if found.is_file():
+            return found
+    return None
+
+
+def worker_code_reached(start: Path, root: Path = ROOT) -> list[str]:
+    """The import chains from `start` that end in worker code, following project modules."""
+    chains: list[str] = []
+    seen: set[Path] = set()
+    queue: list[tuple[Path, list[str]]] = [(start, [start.relative_to(root).as_posix()])]
+    while queue:
+        path, chain = queue.pop()
+        if path in seen:
+            continue
+        seen.add(path)
+        names = sorted(imported_modules(path, root))
+        for name in names:
+            if name.split(".")[0] in WORKER_CODE:
+                if not any(name.startswith(other + ".") for other in names):
+                    chains.append(" -> ".join([*chain, name]))  # `activities.email`, once
+            elif (found := project_file(name, root)) is not None and found not in seen:
+                queue.append((found, [*chain, name]))
+    return chains
+
+
+OUTER_LAYER = [*sorted((ROOT / "web").glob("*.py")), *sorted((ROOT / "cli").glob("*.py"))]
+OUTER_LAYER.append(ROOT / "starter.py")
+
+
+@pytest.mark.parametrize("path", OUTER_LAYER, ids=lambda p: p.relative_to(ROOT).as_posix())
+def test_the_web_app_and_the_cli_never_import_worker_code(path: Path) -> None:
+    assert worker_code_reached(path) == []
+
+
+def test_the_import_check_sees_a_chain_through_another_module(tmp_path: Path) -> None:
+    """The check above can fail: web code reaching worker code through a helper module (a
+    relative import, then a plain one) is named with its whole chain."""
+    (tmp_path / "web").mkdir()
+    (tmp_path / "web" / "__init__.py").write_text("")
+    (tmp_path / "web" / "page.py").write_text("from . import helper\n")
+    (tmp_path / "web" / "helper.py").write_text("import json\nfrom shared import tools\n")
+    (tmp_path / "shared.py").write_text("from activities.email import send\n")
+    chains = worker_code_reached(tmp_path / "web" / "page.py", tmp_path)
+    assert chains == ["web/page.py -> web.helper -> shared -> activities.email"]
+    assert worker_code_reached(ROOT / "worker.py") != []  # the worker does import it
+
+
+def test_starter_is_a_thin_entry_point() -> None:
+    """starter.py only runs the CLI package: no verb is written there."""
+    tree = ast.parse((ROOT / "starter.py").read_text())
+    defined = [n for n in tree.body if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)]
+    assert defined == [] and imported_modules(ROOT / "starter.py") == {
+        "cli.main",
+        "cli.main.run_as_script",
+    }
 
 
 def test_triage_runs_with_network_and_database_unavailable() -> None:

@@ -50,7 +50,7 @@ def seed_payload(**ticket: object) -> dict:
 
 
 def test_decide_prints_the_contract_2_decision_for_the_seed_ticket() -> None:
-    result = run_cli("decide", str(EXAMPLES / "T-12345-full.json"))
+    result = run_cli("decide", "--json", str(EXAMPLES / "T-12345-full.json"))
     assert result.returncode == 0, result.stderr
     decision = json.loads(result.stdout)
     assert set(decision) >= {
@@ -79,7 +79,7 @@ def test_decide_prints_the_contract_2_decision_for_the_seed_ticket() -> None:
 
 
 def test_decide_reads_stdin() -> None:
-    result = run_cli("decide", "-", stdin=(EXAMPLES / "T-12345.json").read_text())
+    result = run_cli("decide", "--json", "-", stdin=(EXAMPLES / "T-12345.json").read_text())
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["team"] == "engineering"
 
@@ -153,11 +153,11 @@ async def test_start_twice_is_one_workflow_one_assignment_one_email(
     client: Client, task_queue: str, pool: asyncpg.Pool, smtp_sink: SmtpSink, tmp_path: Path
 ) -> None:
     ticket_id, payload_file, env = ticket_for_cli(client, task_queue, tmp_path)
-    first = await asyncio.to_thread(run_cli, "start", str(payload_file), env=env)
+    first = await asyncio.to_thread(run_cli, "start", "--json", str(payload_file), env=env)
     assert first.returncode == 0, first.stderr
     handle = client.get_workflow_handle(workflow_id_for(ticket_id))
     await wait_for_state(handle, EscalationStateName.ESCALATED)
-    second = await asyncio.to_thread(run_cli, "start", str(payload_file), env=env)
+    second = await asyncio.to_thread(run_cli, "start", "--json", str(payload_file), env=env)
     assert second.returncode == 0, second.stderr
 
     one, two = json.loads(first.stdout), json.loads(second.stdout)
@@ -177,7 +177,7 @@ async def test_start_twice_is_one_workflow_one_assignment_one_email(
     )
     assert len(mails_for(smtp_sink, ticket_id)) == 1
 
-    status = await asyncio.to_thread(run_cli, "status", ticket_id, env=env)
+    status = await asyncio.to_thread(run_cli, "status", "--json", ticket_id, env=env)
     assert status.returncode == 0, status.stderr
     assert json.loads(status.stdout)["state"] == "escalated"
     await handle.terminate("test done")
@@ -185,7 +185,7 @@ async def test_start_twice_is_one_workflow_one_assignment_one_email(
 
 def test_status_of_an_unknown_ticket_exits_2(temporal_env: WorkflowEnvironment) -> None:
     address = temporal_env.client.service_client.config.target_host
-    result = run_cli("status", "T-does-not-exist", env={"TEMPORAL_ADDRESS": address})
+    result = run_cli("status", "--json", "T-does-not-exist", env={"TEMPORAL_ADDRESS": address})
     assert result.returncode == 2
     assert "no escalation for ticket T-does-not-exist" in result.stderr
 
@@ -198,51 +198,61 @@ async def test_agent_verbs_drive_the_escalation_and_rejections_exit_2(
     async def cli(*args: str) -> subprocess.CompletedProcess[str]:
         return await asyncio.to_thread(run_cli, *args, env=env)
 
-    assert (await cli("start", str(payload_file))).returncode == 0
+    assert (await cli("start", "--json", str(payload_file))).returncode == 0
     await wait_for_state(
         client.get_workflow_handle(workflow_id_for(ticket_id)), EscalationStateName.ESCALATED
     )
 
-    replied = await cli("reply", ticket_id, "Any news about my photos?")
+    replied = await cli("reply", "--json", ticket_id, "Any news about my photos?")
     assert replied.returncode == 0, replied.stderr
-    bad_score = await cli("satisfaction", ticket_id, "7")
+    bad_score = await cli("satisfaction", "--json", ticket_id, "7")
     assert bad_score.returncode == 2 and "score must be 1-5, got 7" in bad_score.stderr
-    score = await cli("satisfaction", ticket_id, "2", "--comment", "slow")
+    score = await cli("satisfaction", "--json", ticket_id, "2", "--comment", "slow")
     assert score.returncode == 0 and json.loads(score.stdout)["satisfaction"] == 2
 
-    responded = json.loads((await cli("respond", ticket_id, "--agent", "ana")).stdout)
+    responded = json.loads((await cli("respond", "--json", ticket_id, "--agent", "ana")).stdout)
     assert responded["respondedBy"] == "ana" and responded["state"] == "responded"
-    waiting = await cli("wait-customer", ticket_id, "--agent", "ana", "--question", "Which album?")
+    waiting = await cli(
+        "wait-customer", "--json", ticket_id, "--agent", "ana", "--question", "Which album?"
+    )
     assert json.loads(waiting.stdout)["state"] == "waiting_on_customer"
-    assert (await cli("reply", ticket_id, "The wedding album")).returncode == 0
+    assert (await cli("reply", "--json", ticket_id, "The wedding album")).returncode == 0
 
-    unknown = await cli("reassign", ticket_id, "marketing")
+    unknown = await cli("reassign", "--json", ticket_id, "marketing")
     assert unknown.returncode == 2 and "unknown team 'marketing'" in unknown.stderr
-    moved = await cli("reassign", ticket_id, "billing", "--reason", "refund asked")
+    moved = await cli("reassign", "--json", ticket_id, "billing", "--reason", "refund asked")
     assert moved.returncode == 0 and json.loads(moved.stdout)["team"] == "billing"
-    nothing = await cli("reassign", ticket_id)
+    nothing = await cli("reassign", "--json", ticket_id)
     assert nothing.returncode == 2 and "needs a TEAM, a --priority, or both" in nothing.stderr
-    lowered = await cli("reassign", ticket_id, "--priority", "P2", "--reason", "not urgent")
+    lowered = await cli(
+        "reassign", "--json", ticket_id, "--priority", "P2", "--reason", "not urgent"
+    )
     assert lowered.returncode == 0, lowered.stderr
     assert (json.loads(lowered.stdout)["team"], json.loads(lowered.stdout)["priority"]) == (
         "billing",
         "P2",
     )
 
-    status = json.loads((await cli("status", ticket_id)).stdout)
+    status = json.loads((await cli("status", "--json", ticket_id)).stdout)
     assert status["customerReplies"] == 2 and status["paused"] is False
     assert status["pausedSeconds"] > 0
     kinds = {alert["kind"] for alert in status["alerts"]}
     assert {"customer_replied", "satisfaction_drop", "customer_answered", "reassigned"} <= kinds
 
     # Billing holds it now: ana (engineering) is refused, bo (billing) resolves it.
-    not_hers = await cli("resolve", ticket_id, "--agent", "ana", "--resolution", "Relinked")
+    not_hers = await cli(
+        "resolve", "--json", "--necessary", ticket_id, "--agent", "ana", "--resolution", "Relinked"
+    )
     assert not_hers.returncode == 2
     assert f"ticket {ticket_id} is not held by a team you work for" in not_hers.stderr
-    resolved = await cli("resolve", ticket_id, "--agent", "bo", "--resolution", "Relinked")
+    resolved = await cli(
+        "resolve", "--json", "--necessary", ticket_id, "--agent", "bo", "--resolution", "Relinked"
+    )
     assert resolved.returncode == 0, resolved.stderr
     assert json.loads(resolved.stdout)["state"] == "resolved"
-    again = await cli("resolve", ticket_id, "--agent", "bo", "--resolution", "Relinked")
+    again = await cli(
+        "resolve", "--json", "--necessary", ticket_id, "--agent", "bo", "--resolution", "Relinked"
+    )
     assert again.returncode == 2
     assert "already resolved" in again.stderr or "closed" in again.stderr
 
@@ -257,30 +267,30 @@ async def test_the_cli_acts_only_as_a_configured_agent(
     async def cli(*args: str, **more: str) -> subprocess.CompletedProcess[str]:
         return await asyncio.to_thread(run_cli, *args, env={**env, **more})
 
-    unconfigured = await cli("respond", ticket_id, "--agent", "ana", ESCALATION_AGENTS="")
+    unconfigured = await cli("respond", "--json", ticket_id, "--agent", "ana", ESCALATION_AGENTS="")
     assert unconfigured.returncode == 2
     assert "the CLI acts as a configured agent: set ESCALATION_AGENTS" in unconfigured.stderr
-    nobody = await cli("respond", ticket_id)
+    nobody = await cli("respond", "--json", ticket_id)
     assert nobody.returncode == 2 and "name the agent: --agent NAME" in nobody.stderr
-    stranger = await cli("respond", ticket_id, "--agent", "mallory")
+    stranger = await cli("respond", "--json", ticket_id, "--agent", "mallory")
     assert stranger.returncode == 2
     assert "unknown agent 'mallory': not in the agents file" in stranger.stderr
-    forged = await cli("respond", ticket_id, ESCALATION_AGENT_TOKEN="not-a-token")
+    forged = await cli("respond", "--json", ticket_id, ESCALATION_AGENT_TOKEN="not-a-token")
     assert forged.returncode == 2 and "ESCALATION_AGENT_TOKEN: no agent of" in forged.stderr
     mismatch = await cli(
-        "respond", ticket_id, "--agent", "root", ESCALATION_AGENT_TOKEN=tokens["ana"]
+        "respond", "--json", ticket_id, "--agent", "root", ESCALATION_AGENT_TOKEN=tokens["ana"]
     )
     assert mismatch.returncode == 2 and "--agent 'root' is not the agent of" in mismatch.stderr
-    assert (await cli("start", str(payload_file))).returncode == 0
+    assert (await cli("start", "--json", str(payload_file))).returncode == 0
 
     async def escalated() -> bool:
-        answer = await cli("status", ticket_id)
+        answer = await cli("status", "--json", ticket_id)
         return answer.returncode == 0 and json.loads(answer.stdout)["state"] == "escalated"
 
     await eventually(escalated, within=30)
-    billing = await cli("respond", ticket_id, "--agent", "bo")
+    billing = await cli("respond", "--json", ticket_id, "--agent", "bo")
     assert billing.returncode == 2 and "is not held by a team you work for" in billing.stderr
-    by_token = await cli("respond", ticket_id, ESCALATION_AGENT_TOKEN=tokens["ana"])
+    by_token = await cli("respond", "--json", ticket_id, ESCALATION_AGENT_TOKEN=tokens["ana"])
     assert by_token.returncode == 0, by_token.stderr
     assert json.loads(by_token.stdout)["respondedBy"] == "ana"
     await client.get_workflow_handle(workflow_id_for(ticket_id)).terminate("test done")
@@ -383,8 +393,8 @@ async def test_kb_lists_shows_and_approves_learned_patterns(
             kb("list"),
             kb("list", "--json"),
             kb("show", str(draft)),
-            kb("approve", "999999", "--agent", "lee"),
-            kb("approve", str(collecting), "--agent", "lee"),
+            kb("approve", "--json", "999999", "--agent", "lee"),
+            kb("approve", "--json", str(collecting), "--agent", "lee"),
             kb("list", "--status", "pending"),
         )
         assert listed.returncode == 0, listed.stderr
@@ -423,7 +433,7 @@ async def test_kb_lists_shows_and_approves_learned_patterns(
         )
         assert bad_status.returncode == 2 and "invalid choice: 'pending'" in bad_status.stderr
 
-        approved = await kb("approve", str(draft), "--agent", "lee")
+        approved = await kb("approve", "--json", str(draft), "--agent", "lee")
         assert approved.returncode == 0, approved.stderr
         answer = json.loads(approved.stdout)
         assert answer == {
@@ -436,8 +446,8 @@ async def test_kb_lists_shows_and_approves_learned_patterns(
         assert (row["status"], row["decided_by"]) == ("approved", "lee")
 
         again, flip, after = await asyncio.gather(
-            kb("approve", str(draft), "--agent", "kim"),
-            kb("reject", str(draft), "--agent", "kim"),
+            kb("approve", "--json", str(draft), "--agent", "kim"),
+            kb("reject", "--json", str(draft), "--agent", "kim"),
             kb("show", str(draft)),
         )
         assert again.returncode == 0, again.stderr
@@ -468,7 +478,16 @@ async def test_start_after_resolution_reply_after_resolution_and_status_by_episo
 
     async def resolve(resolution: str) -> dict:
         await wait_for_state(handle, EscalationStateName.ESCALATED)
-        done = await cli("resolve", ticket_id, "--agent", "ana", "--resolution", resolution)
+        done = await cli(
+            "resolve",
+            "--json",
+            "--necessary",
+            ticket_id,
+            "--agent",
+            "ana",
+            "--resolution",
+            resolution,
+        )
         assert done.returncode == 0, done.stderr
         answer = json.loads(done.stdout)
         assert (answer["state"], answer["resolution"]) == ("resolved", resolution)
@@ -476,16 +495,16 @@ async def test_start_after_resolution_reply_after_resolution_and_status_by_episo
         await handle.result()
         return answer
 
-    first = json.loads((await cli("start", str(payload_file))).stdout)
+    first = json.loads((await cli("start", "--json", str(payload_file))).stdout)
     one = await resolve("Relinked the upload batch")
-    again = await cli("start", str(payload_file))
+    again = await cli("start", "--json", str(payload_file))
     assert again.returncode == 0, again.stderr
     second = json.loads(again.stdout)
     assert (second["started"], second["reopened"]) == (True, True)
     assert second["previousRunId"] == first["runId"] != second["runId"]
     assert second["reopenedBecause"] == temporal_ops.REOPENED_BY_HELPDESK
     await wait_for_state(handle, EscalationStateName.ESCALATED)
-    status = json.loads((await cli("status", ticket_id)).stdout)
+    status = json.loads((await cli("status", "--json", ticket_id)).stdout)
     assert (status["episode"], status["state"], status["episodeId"]) == (
         2,
         "escalated",
@@ -505,15 +524,15 @@ async def test_start_after_resolution_reply_after_resolution_and_status_by_episo
     ) < timedelta(seconds=1)
 
     await resolve("Restored from backup")
-    replied = await cli("reply", ticket_id, "They are gone again!")
+    replied = await cli("reply", "--json", ticket_id, "They are gone again!")
     assert replied.returncode == 0, replied.stderr
     third = json.loads(replied.stdout)
     assert (third["signalled"], third["reopened"]) == (None, True)
     assert third["previousRunId"] == second["runId"]
     await wait_for_state(handle, EscalationStateName.ESCALATED)
-    status = json.loads((await cli("status", ticket_id)).stdout)
+    status = json.loads((await cli("status", "--json", ticket_id)).stdout)
     assert (status["episode"], status["reopenedBecause"]) == (3, temporal_ops.REOPENED_BY_REPLY)
     assert [e["episode"] for e in status["earlierEpisodes"]] == [2, 1]  # the latest first
-    more = await cli("reply", ticket_id, "Any news?")
+    more = await cli("reply", "--json", ticket_id, "Any news?")
     assert json.loads(more.stdout)["signalled"] == "customer_replied"
     await handle.terminate("test done")

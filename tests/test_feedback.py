@@ -237,7 +237,7 @@ async def test_cli_csat_goes_to_the_open_escalation_then_is_recorded_after_resol
     never_escalated = asyncio.create_task(auto_responded(client, task_queue))
     await wait_for_state(handle, EscalationStateName.ESCALATED)
 
-    opened = await cli("satisfaction", ticket_id, "4")
+    opened = await cli("satisfaction", "--json", ticket_id, "4")
     assert opened.returncode == 0, opened.stderr
     status = json.loads(opened.stdout)
     assert (status["state"], status["satisfaction"]) == ("escalated", 4)
@@ -249,14 +249,14 @@ async def test_cli_csat_goes_to_the_open_escalation_then_is_recorded_after_resol
     await handle.result()
     since = datetime.now(UTC)
 
-    first = await cli("satisfaction", ticket_id, "5")
+    first = await cli("satisfaction", "--json", ticket_id, "5")
     assert first.returncode == 0, first.stderr
     record = json.loads(first.stdout)
     assert (record["ticketId"], record["score"], record["afterResolution"]) == (ticket_id, 5, True)
     assert_one_csat(await csat_rows(pool, ticket_id), ticket_id, 5)
 
     # The latest answer wins, and it is what the metric counts (3 is not satisfied).
-    second = await cli("satisfaction", ticket_id, "3", "--comment", "took two days")
+    second = await cli("satisfaction", "--json", ticket_id, "3", "--comment", "took two days")
     assert second.returncode == 0, second.stderr
     assert json.loads(second.stdout)["score"] == 3
     event = assert_one_csat(await csat_rows(pool, ticket_id), ticket_id, 3)
@@ -270,7 +270,7 @@ async def test_cli_csat_goes_to_the_open_escalation_then_is_recorded_after_resol
     figure = await csat_figure(pool, since)
     assert (figure.rated, figure.satisfied, figure.value, figure.met) == (1, 0, 0.0, False)
 
-    refused = await cli("satisfaction", kept, "5")
+    refused = await cli("satisfaction", "--json", kept, "5")
     assert refused.returncode == 2, (refused.stdout, refused.stderr)
     assert f"ticket {kept} was not escalated" in refused.stderr
     assert refused.stdout == ""

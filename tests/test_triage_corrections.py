@@ -19,6 +19,7 @@ from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 
 from activities.log import LogActivities
 from activities.settings import FaultInjection, Settings
+from cli.triage import export_corrections
 from escalation.messages import (
     EscalationStatus,
     LogEntry,
@@ -35,7 +36,6 @@ from localstack.temporal import assert_clock_skips, start_time_skipping_env
 from tests.conftest import eventually, load_example
 from tests.test_cli import run_cli
 from tests.test_replay import record_and_replay
-from web.corrections import export_command
 from worker import create_worker
 from workflows.escalation import EscalationWorkflow
 
@@ -272,7 +272,7 @@ async def test_exported_corrections_are_cases_triage_eval_scores(
         await ActivityEnvironment().run(log, reassigned_entry(fix))
     target = tmp_path / "corrections.jsonl"
 
-    code, text = await export_command(postgres.url, str(target))
+    code, text = await export_corrections(postgres.url, str(target), as_json=False)
     assert code == 0, text
     lines = target.read_text().splitlines()
     assert text == f"wrote {len(lines)} correction(s) to {target}"

@@ -1,16 +1,14 @@
-"""`starter.py triage corrections --export FILE`: agents' corrections of triage, recorded in
+"""Agents' corrections of triage, recorded in
 `triage_corrections` by the workflow, written as labelled cases in the triage-dev format, so
 `starter.py triage eval FILE` scores a policy change against the team's own history.
 
 One case per escalation episode: its latest correction is the label that stands (an agent who
-moved a ticket to billing and then to legal says legal). `export_command` returns (exit code,
-text) and prints nothing: 0 written, 2 for a path that cannot be written, 1 for the database.
+moved a ticket to billing and then to legal says legal). The CLI verb that writes the file is
+cli/triage.py `export_corrections`.
 """
 
 from __future__ import annotations
 
-import asyncio
-import json
 import os
 from pathlib import Path
 
@@ -18,7 +16,6 @@ import asyncpg
 
 from escalation.evaluation import correction_case
 from escalation.messages import TriageCorrection
-from web.services import connect_pool
 
 # The latest correction of every episode, oldest episode first, with how many it had.
 _LATEST = """
@@ -76,27 +73,3 @@ def unwritable(path: Path) -> str | None:
     if not os.access(path if path.exists() else folder, os.W_OK):
         return f"{path}: permission denied"
     return None
-
-
-async def export_command(database_url: str, target: str) -> tuple[int, str]:
-    """Write every episode's latest correction to `target` as JSONL cases."""
-    path = Path(target)
-    problem = unwritable(path)
-    if problem:
-        return 2, f"error: {problem}"
-    try:
-        pool = await connect_pool(database_url)
-    except (OSError, asyncpg.PostgresError) as error:
-        return 1, f"error: cannot connect to the database: {error}"
-    try:
-        cases = await correction_cases(pool)
-    except asyncpg.PostgresError as error:
-        return 1, f"error: cannot read triage_corrections: {error}"
-    finally:
-        await pool.close()
-    lines = "".join(json.dumps(case, ensure_ascii=False) + "\n" for case in cases)
-    try:
-        await asyncio.to_thread(path.write_text, lines, encoding="utf-8")
-    except OSError as error:
-        return 2, f"error: {path}: {error.strerror or error}"
-    return 0, f"wrote {len(cases)} correction(s) to {path}"

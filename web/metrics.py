@@ -340,8 +340,9 @@ def build_report(rows: Iterable[LogRow], since: datetime, until: datetime) -> Me
     Every escalation episode counts (a ticket escalated again is a second escalation), and an
     episode's team and priority figures go to the team and priority that hold it at the end
     (`holders`): a reassigned escalation counts once, for the team it was handed to."""
-    since, until = parse_time(since), parse_time(until)
-    assert since is not None and until is not None
+    start, end = parse_time(since), parse_time(until)
+    assert start is not None and end is not None
+    since, until = start, end
     ordered = sorted(rows, key=lambda row: (row.at, row.id))
     inside = [row for row in ordered if since <= row.at < until]
 

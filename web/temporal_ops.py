@@ -17,6 +17,7 @@ import asyncio
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from pydantic import ValidationError
 from temporalio.client import (
@@ -161,7 +162,7 @@ def _translate(error: RPCError | RuntimeError, ticket_id: str) -> TicketError:
     return TicketError(message)
 
 
-def handle_for(client: Client, ticket_id: str) -> WorkflowHandle:
+def handle_for(client: Client, ticket_id: str) -> WorkflowHandle[Any, Any]:
     return client.get_workflow_handle(workflow_id_for(ticket_id))
 
 
@@ -254,7 +255,7 @@ async def start_episode(
     ticket_id = payload.ticket.id
     workflow_id = workflow_id_for(ticket_id)
     try:
-        handle: WorkflowHandle = await client.start_workflow(
+        handle: WorkflowHandle[Any, Any] = await client.start_workflow(
             "EscalationWorkflow",
             EscalationInput(
                 payload=payload,
@@ -313,11 +314,12 @@ async def update(
     handle = handle_for(client, ticket_id)
     try:
         async with asyncio.timeout(UPDATE_TIMEOUT_SECONDS):
-            return await handle.execute_update(
+            answer: EscalationStatus = await handle.execute_update(
                 name, message, id=update_id, result_type=EscalationStatus
             )
+            return answer
     except WorkflowUpdateFailedError as error:
-        reason = error.cause.message if error.cause is not None else str(error)
+        reason = str(error.cause) if error.cause is not None else str(error)
         raise Refused(reason) from None
     except (RPCError, RuntimeError) as error:
         raise _translate(error, ticket_id) from None
@@ -332,7 +334,10 @@ async def status(client: Client, ticket_id: str) -> EscalationStatus:
     """The workflow's `status` query; raises like the others, NoAnswer when it is slow."""
     try:
         async with asyncio.timeout(QUERY_TIMEOUT_SECONDS):
-            return await handle_for(client, ticket_id).query("status", result_type=EscalationStatus)
+            found: EscalationStatus = await handle_for(client, ticket_id).query(
+                "status", result_type=EscalationStatus
+            )
+            return found
     except (RPCError, RuntimeError) as error:
         raise _translate(error, ticket_id) from None
     except TimeoutError:

@@ -1,7 +1,7 @@
-"""`metrics --since 7d [--json]`: the escalation metrics of the last window, as JSON or a table.
+"""`metrics --since 7d [--json]`: the escalation metrics of the last window, as a table or JSON.
 
-`metrics_command` returns (exit code, text) and prints nothing, so any CLI (starter.py) can
-wire it: 0 with the report, 2 for a bad --since, 1 when the database cannot be read.
+`metrics_command` returns (exit code, text) and prints nothing (cli/main.py prints it): 0 with
+the report, 2 for a bad --since, 1 when the database cannot be read.
 """
 
 from __future__ import annotations
