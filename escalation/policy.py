@@ -1,4 +1,4 @@
-"""The escalation policy (seed Steps 2-3, DESIGN "Default policy"): data in ``config/policy.toml``,
+"""The escalation policy (seed Steps 2-3; docs/contracts/policy.md): data in ``config/policy.toml``,
 validated once into typed models here so rules read models, never raw dicts.
 
 A typo anywhere — an unknown team, priority "P5", duration "2hrs", an unknown key, a dangling

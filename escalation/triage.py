@@ -663,7 +663,7 @@ def _headline(
 
 
 def triage(package: EscalationPackage, policy: Policy) -> TriageDecision:
-    """The whole decision (DESIGN Contract 2) for one escalation package."""
+    """The whole decision (Contract 2, docs/contracts/decision.md) for one escalation package."""
     reading = read_ticket(package, policy)
     match = detect_scenario(package, policy, reading)
     known = find_known_solution(package, policy, match)

@@ -1,7 +1,7 @@
 #!/bin/sh
 # One-shot job, run in the temporalio/admin-tools image once the Temporal server is healthy:
 # creates the namespace and registers the escalation service's custom search attributes
-# (DESIGN.md, Contract 4). Idempotent: an existing namespace, or a search attribute that already
+# (docs/contracts/messages.md). Idempotent: an existing namespace, or a search attribute that already
 # exists with the same type, is left as it is; one that exists with another type fails the job.
 set -eu
 
