@@ -18,6 +18,7 @@ import json
 import os
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 from temporalio.client import Client
@@ -141,22 +142,64 @@ async def _init_connection(connection: asyncpg.Connection) -> None:
     )
 
 
-async def open_pool(database_url: str, *, min_size: int = 1, max_size: int = 10) -> asyncpg.Pool:
+class TimedPool(asyncpg.Pool):  # type: ignore[misc]
+    """An asyncpg pool whose `acquire` (and so `fetch`, `execute`... on the pool) waits at most
+    `acquire_timeout` seconds for a connection, then raises TimeoutError: a request never waits
+    for good on an exhausted pool or an unreachable server."""
+
+    def __init__(self, *args: Any, acquire_timeout: float | None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.acquire_timeout = acquire_timeout
+
+    def acquire(self, *, timeout: float | None = None) -> Any:
+        return super().acquire(timeout=self.acquire_timeout if timeout is None else timeout)
+
+
+async def open_pool(
+    database_url: str,
+    *,
+    min_size: int = 1,
+    max_size: int = 10,
+    acquire_timeout: float | None = None,
+    statement_timeout: float | None = None,
+    lazy: bool = False,
+) -> asyncpg.Pool:
     """An asyncpg pool decoding jsonb (the log's events) to Python values.
+
+    The web app adds its request limits: `acquire_timeout` bounds the wait for a pooled
+    connection and the connect itself (a black-holed server), `statement_timeout` is set on
+    the server for every pooled connection, and `lazy` opens no connection yet (the app starts
+    while PostgreSQL is down and `/readyz` says so). All in seconds; None: no limit.
 
     A database that does not answer or refuses us is `Unreachable`, naming DATABASE_URL (the
     password left out); a DSN asyncpg cannot parse a `ConfigError`. Migrations are the
     worker's (activities/db.py), not done here."""
     shown = redact_url(database_url)
+    settings = (
+        {}
+        if statement_timeout is None
+        else {"statement_timeout": str(int(statement_timeout * 1000))}
+    )
+    pool = TimedPool(
+        database_url,
+        acquire_timeout=acquire_timeout,
+        min_size=0 if lazy else min_size,
+        max_size=max_size,
+        max_queries=50_000,
+        max_inactive_connection_lifetime=300.0,
+        init=_init_connection,
+        loop=None,
+        connection_class=asyncpg.Connection,
+        record_class=asyncpg.Record,
+        timeout=60.0 if acquire_timeout is None else acquire_timeout,
+        server_settings=settings,
+    )
     try:
-        pool = await asyncpg.create_pool(
-            database_url, min_size=min_size, max_size=max_size, init=_init_connection
-        )
+        await pool
     except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
         raise Unreachable(
             f"DATABASE_URL={shown}: cannot connect to PostgreSQL ({_first_line(error)})"
         ) from None
     except ValueError as error:  # asyncpg's verdict on a DSN it cannot parse
         raise ConfigError(f"DATABASE_URL={shown}: {_first_line(error)}") from None
-    assert pool is not None
     return pool

@@ -11,8 +11,8 @@ from datetime import UTC, datetime
 
 import asyncpg
 
+from connections import open_pool
 from web.metrics import MetricsReport, compute_metrics, parse_window
-from web.services import connect_pool
 
 
 def _percent(value: float | None) -> str:
@@ -129,7 +129,7 @@ async def metrics_command(
         return 2, f"error: {error}"
     until = now or datetime.now(UTC)
     try:
-        pool = await connect_pool(database_url)
+        pool = await open_pool(database_url)
     except (OSError, asyncpg.PostgresError) as error:
         return 1, f"error: cannot connect to the database: {error}"
     try:

@@ -15,7 +15,7 @@ from temporalio.client import Client
 from cli.agents import acting_agent
 from cli.decide import read_payload
 from cli.errors import UsageError
-from connections import connect_temporal
+from connections import connect_temporal, open_pool
 from escalation.config import Endpoints
 from escalation.messages import (
     AgentResponse,
@@ -29,7 +29,6 @@ from escalation.models import Model
 from web import permissions, temporal_ops
 from web.episodes import ticket_status
 from web.feedback import rate
-from web.services import connect_pool
 
 DATABASE_TIMEOUT_SECONDS = 10.0
 AGENT_VERBS = ("respond", "wait-customer", "reassign", "resolve")
@@ -68,7 +67,7 @@ class _Pools:
 
     async def __call__(self) -> asyncpg.Pool:
         async with asyncio.timeout(self.timeout):
-            self.opened.append(await connect_pool(self.database_url))
+            self.opened.append(await open_pool(self.database_url))
         return self.opened[-1]
 
     async def close(self) -> None:

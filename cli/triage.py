@@ -10,11 +10,11 @@ from pathlib import Path
 import asyncpg
 
 from cli.decide import policy_path
+from connections import open_pool
 from escalation.evaluation import CorpusError, evaluate, parse_cases, render_text
 from escalation.policy import PolicyError, load_policy
 from escalation.triage import triage
 from web.corrections import correction_cases, unwritable
-from web.services import connect_pool
 
 
 def triage_eval(source: str, as_json: bool) -> tuple[int, str]:
@@ -46,7 +46,7 @@ async def export_corrections(database_url: str, target: str, as_json: bool) -> t
     if problem:
         return 2, f"error: {problem}"
     try:
-        pool = await connect_pool(database_url)
+        pool = await open_pool(database_url)
     except (OSError, asyncpg.PostgresError) as error:
         return 1, f"error: cannot connect to the database: {error}"
     try:

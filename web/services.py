@@ -7,11 +7,9 @@ Temporal client) and every request reaches through `request.app.state`.
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
 from urllib.parse import urlsplit
 
 import asyncpg
@@ -149,52 +147,19 @@ class Services:
     temporal: Client
 
 
-class TimedPool(asyncpg.Pool):  # type: ignore[misc]
-    """An asyncpg pool whose `acquire` (and so `fetch`, `execute`... on the pool) waits at most
-    `acquire_timeout` seconds for a connection, then raises TimeoutError (answered 503): a
-    request never waits for good on an exhausted pool or an unreachable server."""
-
-    def __init__(self, *args: Any, acquire_timeout: float, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.acquire_timeout = acquire_timeout
-
-    def acquire(self, *, timeout: float | None = None) -> Any:
-        return super().acquire(timeout=self.acquire_timeout if timeout is None else timeout)
-
-
 async def connect_pool(
     database_url: str, limits: DatabaseLimits | None = None, *, lazy: bool = False
 ) -> asyncpg.Pool:
-    """An asyncpg pool decoding jsonb (the log's events) to Python values, with `limits`
-    (acquire and statement timeouts, size). `lazy` opens no connection yet: the web app then
-    starts while PostgreSQL is down and `/readyz` says so.
-
-    The web app's own pool (connections.open_pool is the worker's and the CLI's): it adds the
-    request-scoped limits a server facing the internet needs."""
+    """The web app's pool: connections.open_pool with the request limits a server facing the
+    internet needs (acquire and statement timeouts, size; `lazy`: no connection at start)."""
     limits = limits or DatabaseLimits()
-
-    async def init(connection: asyncpg.Connection) -> None:
-        await connection.set_type_codec(
-            "jsonb", encoder=json.dumps, decoder=json.loads, schema="pg_catalog"
-        )
-
-    pool = TimedPool(
+    return await connections.open_pool(
         database_url,
-        acquire_timeout=limits.acquire_timeout,
-        min_size=0 if lazy else 1,
         max_size=limits.pool_size,
-        max_queries=50_000,
-        max_inactive_connection_lifetime=300.0,
-        init=init,
-        loop=None,
-        connection_class=asyncpg.Connection,
-        record_class=asyncpg.Record,
-        # Connecting counts against the acquire timeout too (a black-holed server).
-        timeout=limits.acquire_timeout,
-        server_settings={"statement_timeout": str(int(limits.statement_timeout * 1000))},
+        acquire_timeout=limits.acquire_timeout,
+        statement_timeout=limits.statement_timeout,
+        lazy=lazy,
     )
-    await pool
-    return pool
 
 
 async def connect_temporal(endpoints: Endpoints) -> Client:
