@@ -62,25 +62,25 @@ def parser() -> argparse.ArgumentParser:
     satisfaction.add_argument("ticket_id")
     satisfaction.add_argument("score", type=int)
     satisfaction.add_argument("--comment")
-    respond = verb("respond", "the first human response")
-    respond.add_argument("ticket_id")
-    respond.add_argument("--agent", help=AGENT_HELP)
-    respond.add_argument("--note")
-    wait = verb("wait-customer", "pause the clock until the customer replies")
-    wait.add_argument("ticket_id")
-    wait.add_argument("--agent", help=AGENT_HELP)
-    wait.add_argument("--question")
-    reassign = verb("reassign", "hand the ticket to another team and/or change its priority")
-    reassign.add_argument("ticket_id")
+
+    def agent_verb(name: str, text: str) -> argparse.ArgumentParser:
+        """An agent's action on a ticket: TICKET_ID and who acts."""
+        made = verb(name, text)
+        made.add_argument("ticket_id")
+        made.add_argument("--agent", help=AGENT_HELP)
+        return made
+
+    agent_verb("respond", "the first human response").add_argument("--note")
+    agent_verb("wait-customer", "pause the clock until the customer replies").add_argument(
+        "--question"
+    )
+    reassign = agent_verb("reassign", "hand the ticket to another team and/or change its priority")
     reassign.add_argument("team", nargs="?", help="default: keep the team")
     reassign.add_argument(
         "--priority", choices=[p.value for p in Priority], help="default: keep the priority"
     )
     reassign.add_argument("--reason")
-    reassign.add_argument("--agent", help=AGENT_HELP)
-    resolve = verb("resolve", "resolve the escalation")
-    resolve.add_argument("ticket_id")
-    resolve.add_argument("--agent", help=AGENT_HELP)
+    resolve = agent_verb("resolve", "resolve the escalation")
     resolve.add_argument("--resolution", required=True)
     necessary = resolve.add_mutually_exclusive_group()
     necessary.add_argument(

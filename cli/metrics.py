@@ -12,21 +12,16 @@ from datetime import UTC, datetime
 import asyncpg
 
 from connections import open_pool
+from web.charts import format_duration, format_percent
 from web.metrics import MetricsReport, compute_metrics, parse_window
 
 
 def _percent(value: float | None) -> str:
-    return "-" if value is None else f"{value * 100:.1f}%"
+    return format_percent(value, missing="-")
 
 
 def _duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "-"
-    if seconds < 120:
-        return f"{seconds:.0f} s"
-    if seconds < 7200:
-        return f"{seconds / 60:.1f} min"
-    return f"{seconds / 3600:.1f} h"
+    return format_duration(seconds, missing="-")
 
 
 def _status(met: bool | None, has_target: bool = True) -> str:

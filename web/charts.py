@@ -32,15 +32,16 @@ TONES = frozenset({"", "met", "missed", "over", "muted"})
 # --- figures as text -----------------------------------------------------------------------
 
 
-def format_percent(value: float | None) -> str:
-    """0.3 → '30.0%' (as the CLI prints it); None → '—'."""
-    return "—" if value is None else f"{value * 100:.1f}%"
+def format_percent(value: float | None, missing: str = "—") -> str:
+    """0.3 → '30.0%' (the page and the CLI write it alike); None → `missing`."""
+    return missing if value is None else f"{value * 100:.1f}%"
 
 
-def format_duration(seconds: float | None) -> str:
-    """45 → '45 s', 210 → '3.5 min', 13800 → '3.8 h' (as the CLI prints it); None → '—'."""
+def format_duration(seconds: float | None, missing: str = "—") -> str:
+    """45 → '45 s', 210 → '3.5 min', 13800 → '3.8 h' (the page and the CLI alike); None →
+    `missing`."""
     if seconds is None:
-        return "—"
+        return missing
     if seconds < 120:
         return f"{seconds:.0f} s"
     if seconds < 7200:
@@ -142,7 +143,7 @@ def bar_chart(
         f'x2="{LABEL_WIDTH}" y2="{_num(height - 2)}"/>'
     )
     line = None if target is None else x_of(target)
-    values = []  # drawn last, over the target line (each with a halo, in CSS)
+    values: list[str] = []  # drawn last, over the target line (each with a halo, in CSS)
     for index, bar in enumerate(bars):
         tone = bar.tone if bar.tone in TONES else ""
         y = top + index * ROW
