@@ -143,7 +143,7 @@ def bar_chart(
         f'x2="{LABEL_WIDTH}" y2="{_num(height - 2)}"/>'
     )
     line = None if target is None else x_of(target)
-    values: list[str] = []  # drawn last, over the target line (each with a halo, in CSS)
+    value_texts: list[str] = []  # drawn last, over the target line (each with a halo, in CSS)
     for index, bar in enumerate(bars):
         tone = bar.tone if bar.tone in TONES else ""
         y = top + index * ROW
@@ -155,7 +155,7 @@ def bar_chart(
         )
         if bar.value is None:
             parts.append("</g>")
-            values.append(
+            value_texts.append(
                 f'<text class="chart-value chart-none" x="{LABEL_WIDTH + 6}" y="{middle}" '
                 'dominant-baseline="central">no data</text>'
             )
@@ -171,7 +171,7 @@ def bar_chart(
         at = end + 6
         if line is not None and at - 2 <= line <= at + TEXT_EM * len(bar.text):
             at = line + 6  # the figure would sit on the target line: write it just past it
-        values.append(
+        value_texts.append(
             f'<text class="chart-value" x="{_num(at)}" y="{middle}" '
             f'dominant-baseline="central">{escape(bar.text)}</text>'
         )
@@ -183,7 +183,7 @@ def bar_chart(
             f'<text class="chart-target-label" x="{_num(line)}" y="11" '
             f'text-anchor="{anchor}">{escape(target_text or "target")}</text>'
         )
-    parts.append('<g class="chart-values">' + "".join(values) + "</g>")
+    parts.append('<g class="chart-values">' + "".join(value_texts) + "</g>")
     parts.append("</svg>")
     return Markup("".join(parts))
 
