@@ -14,6 +14,7 @@ from typing import Any
 import asyncpg
 import pytest
 
+from cli.metrics import metrics_command, render_text
 from localstack.postgres import EmbeddedPostgres
 from web.metrics import (
     METRIC_KEYS,
@@ -24,7 +25,6 @@ from web.metrics import (
     parse_window,
     percentile,
 )
-from web.metrics_cli import metrics_command, render_text
 
 
 def at(base: datetime, **delta: float) -> str:

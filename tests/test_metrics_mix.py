@@ -97,6 +97,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from activities.db import apply_migrations, connect
 from activities.settings import Settings
+from cli.metrics import metrics_command
 from escalation.messages import (
     AgentResponse,
     CustomerReply,
@@ -115,7 +116,6 @@ from localstack.temporal import skip_time, start_time_skipping_env
 from tests.conftest import EXAMPLES, eventually
 from web.feedback import NotEscalated, rate, record_csat_after_resolution
 from web.metrics import Breakdown, MetricsReport, compute_metrics
-from web.metrics_cli import metrics_command
 from worker import create_worker
 from workflows.escalation import EscalationWorkflow
 
