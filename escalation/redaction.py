@@ -158,21 +158,23 @@ def redacted(text: str, keep_hosts: Collection[str] = ()) -> str:
 
 
 def mentions(text: str, values: Collection[str]) -> list[str]:
-    """Which of `values` (a customer's email address, phone number, …) `text` still carries,
-    compared case-insensitively, and phone-like values by their digits alone ("+44 20 7946
-    0958" is found as "442079460958" or "+44-20-7946-0958")."""
+    """Which of `values` (a customer's email address, phone number, link, …) `text` still
+    carries: compared case-insensitively, and numbers by their digits alone, within one run of
+    digits and separators ("+44 20 7946 0958" is found as "0044-20-7946-0958" or
+    "442079460958", not in digits of separate numbers)."""
     lowered = text.lower()
-    digits_only = re.sub(r"\D", "", text)
+    runs = [re.sub(r"\D", "", match.group()) for match in _DIGITS.finditer(text)]
     hits: list[str] = []
     for value in values:
         value = value.strip()
-        if not value:
+        if not value or value in hits:
             continue
         value_digits = re.sub(r"\D", "", value)
+        numeric = not re.search(r"[^\d\s+().\-]", value)
         if value.lower() in lowered or (
-            len(value_digits) >= IDENTIFIER_DIGITS
-            and not re.search(r"[^\d\s+().\-]", value)
-            and value_digits in digits_only
+            numeric
+            and len(value_digits) >= UNBROKEN_DIGITS
+            and any(value_digits in run for run in runs)
         ):
             hits.append(value)
     return hits

@@ -63,7 +63,7 @@ async def test_a_resolver_cannot_approve_a_second_person_can_and_the_hash_is_kep
     http: httpx.AsyncClient, setup: WebSetup, patterns: Patterns, resolved: list[str]
 ) -> None:
     draft = await patterns.add("draft", ticket_ids=resolved, auto_response="Retry the upload, é.")
-    read = (await http.get(f"/api/knowledge/{draft}", headers=setup.bearer("bo"))).json()
+    read = (await http.get(f"/api/knowledge/{draft}", headers=setup.bearer("root"))).json()
     text = reviewed_text(read["title"], read["articleMarkdown"], read["autoResponse"])
     assert read["textSha256"] == sha256(text) and read["approvedSha256"] is None
     for resolver, tickets, plural in (("ana", resolved[:2], "s"), ("cy", resolved[2:], "")):
@@ -82,11 +82,11 @@ async def test_a_resolver_cannot_approve_a_second_person_can_and_the_hash_is_kep
     approved = await http.post(
         f"/api/knowledge/{draft}/approve",
         json={"reviewedSha256": read["textSha256"]},
-        headers=setup.bearer("bo"),
+        headers=setup.bearer("root"),
     )
     assert approved.status_code == 200, approved.text
     body = approved.json()
-    assert (body["status"], body["decidedBy"]) == ("approved", "bo")
+    assert (body["status"], body["decidedBy"]) == ("approved", "root")
     assert body["approvedSha256"] == sha256(text)
     row = await patterns.row(draft)
     assert (row["status"], row["approved_sha256"]) == ("approved", sha256(text))
@@ -100,17 +100,17 @@ async def test_a_draft_is_edited_before_approval_and_the_approver_must_have_read
     edited = await http.post(
         f"/api/knowledge/{draft}/edit",
         json={"autoResponse": "Hello,\n\nplease retry the upload: it works again."},
-        headers=setup.bearer("bo"),
+        headers=setup.bearer("cy"),
     )
     assert edited.status_code == 200, edited.text
     after = edited.json()
     assert after["autoResponse"] == "Hello,\n\nplease retry the upload: it works again."
-    assert after["editedBy"] == "bo" and after["title"] == before["title"]
+    assert after["editedBy"] == "cy" and after["title"] == before["title"]
     assert after["textSha256"] != before["textSha256"]
 
-    own_text = await http.post(f"/api/knowledge/{draft}/approve", headers=setup.bearer("bo"))
+    own_text = await http.post(f"/api/knowledge/{draft}/approve", headers=setup.bearer("cy"))
     assert own_text.status_code == 409
-    assert "bo cannot approve pattern" in own_text.json()["detail"]
+    assert "cy cannot approve pattern" in own_text.json()["detail"]
     assert "they wrote its current text" in own_text.json()["detail"]
     stale = await http.post(
         f"/api/knowledge/{draft}/approve",
@@ -127,7 +127,7 @@ async def test_a_draft_is_edited_before_approval_and_the_approver_must_have_read
     assert approved.status_code == 200, approved.text
     assert approved.json()["approvedSha256"] == after["textSha256"]
     late = await http.post(
-        f"/api/knowledge/{draft}/edit", json={"title": "Other"}, headers=setup.bearer("bo")
+        f"/api/knowledge/{draft}/edit", json={"title": "Other"}, headers=setup.bearer("cy")
     )
     assert late.status_code == 409
     assert late.json()["detail"] == (
@@ -172,7 +172,7 @@ async def test_an_approval_is_revoked_and_the_pattern_waits_for_review_again(
             headers=setup.bearer("root"),
         )
     ).status_code == 200
-    assert (await http.post(f"/api/knowledge/{draft}/approve", headers=setup.bearer("bo"))).json()[
+    assert (await http.post(f"/api/knowledge/{draft}/approve", headers=setup.bearer("cy"))).json()[
         "status"
     ] == "approved"
 
@@ -196,7 +196,7 @@ async def test_the_page_edits_approves_with_the_hash_read_and_revokes(
     row = await patterns.row(draft)
     digest = sha256(reviewed_text(row["title"], row["article_markdown"], "Please retry."))
     async with asgi_client(create_app(setup.config)) as http:
-        await login(http, setup, "bo", next="/knowledge")
+        await login(http, setup, "root", next="/knowledge")
         page = (await http.get("/knowledge")).text
         assert f'name="reviewed_sha256" value="{digest}"' in page
         stale = await http.post(
@@ -214,5 +214,56 @@ async def test_the_page_edits_approves_with_the_hash_read_and_revokes(
         assert gone.status_code == 303
         page = (await http.get(gone.headers["location"])).text
         assert f"Pattern {draft} is revoked. It waits for review again" in page
-        assert "Approval revoked by bo" in page
+        assert "Approval revoked by root" in page
     assert (await patterns.row(draft))["status"] == "draft"
+
+
+async def test_approval_is_refused_while_the_text_quotes_the_patterns_customers(
+    http: httpx.AsyncClient, setup: WebSetup, patterns: Patterns, pool: asyncpg.Pool
+) -> None:
+    """An edit put back what the draft had redacted: the customer's email address (from the
+    tickets table) and the phone number an agent wrote in a resolution. The approval names
+    them; once edited out, it goes through."""
+    tickets = [f"KBC-{uuid.uuid4().hex[:8]}" for _ in range(3)]
+    email = f"jane.{uuid.uuid4().hex[:6]}@studio.example"
+    await pool.execute(
+        """
+        INSERT INTO tickets (ticket_id, customer_email, subject, created_at)
+        VALUES ($1, $2, 'Upload stuck', '2001-01-01T00:00Z')
+        """,
+        tickets[0],
+        email,
+    )
+    draft = await patterns.add(
+        "draft",
+        ticket_ids=tickets,
+        resolution="Cleared the session and called (555) 123-4567 to retry.",
+        title="Upload stuck: cleared the session",
+        auto_response="Cleared the session and called [number] to retry.",
+        article_markdown="# Upload stuck\n\n1. Cleared the session and called [number].\n",
+    )
+    try:
+        edited = await http.post(
+            f"/api/knowledge/{draft}/edit",
+            json={"autoResponse": f"Hello {email.upper()}: we called 555.123.4567, retry."},
+            headers=setup.bearer("cy"),
+        )
+        assert edited.status_code == 200, edited.text
+        refused = await http.post(f"/api/knowledge/{draft}/approve", headers=setup.bearer("ana"))
+        assert refused.status_code == 409, refused.text
+        assert refused.json()["detail"] == (
+            f"pattern {draft} cannot be approved: its text still quotes data of the customers "
+            f"whose tickets it came from ({email}, (555) 123-4567). Edit it out (e.g. [email], "
+            "[number], [link]) before approving: the answer is sent to other customers."
+        )
+        assert (await patterns.row(draft))["status"] == "draft"
+        fixed = await http.post(
+            f"/api/knowledge/{draft}/edit",
+            json={"autoResponse": "Hello: we called you, please retry."},
+            headers=setup.bearer("cy"),
+        )
+        assert fixed.status_code == 200
+        approved = await http.post(f"/api/knowledge/{draft}/approve", headers=setup.bearer("ana"))
+        assert approved.status_code == 200, approved.text
+    finally:
+        await pool.execute("DELETE FROM tickets WHERE ticket_id = $1", tickets[0])

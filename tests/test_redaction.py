@@ -91,3 +91,5 @@ def test_mentions_finds_a_customers_address_or_phone_in_any_writing() -> None:
     ]
     assert mentions("called 442079460958", ["+44 20 7946 0958"]) == ["+44 20 7946 0958"]
     assert mentions("step 2", ["", "   ", "12"]) == []
+    assert mentions("order 4821, 3370 photos", ["48213370"]) == []  # two numbers, not one
+    assert mentions("Order 48213370 again", ["48213370", "48213370"]) == ["48213370"]
