@@ -17,8 +17,10 @@ start, signal and update runs by the same rules and report failures the same way
                         another team and/or priority (recorded as a correction of triage)
   resolve TICKET_ID --agent A --resolution TEXT [--unnecessary]
   metrics [--since 30d] [--json]   the seed's escalation metrics, each with its target
-  kb list [--status S] [--json] | kb show ID | kb approve ID [--agent A] | kb reject ID
+  kb list [--status S] [--json] | kb show ID | kb approve ID | kb reject ID
+  kb edit ID [--title T] [--article-file F|-] [--answer-file F|-] | kb revoke ID [--reason R]
                         learned patterns: KB drafts and auto-response candidates to approve
+                        (each kb verb takes --agent A: the patterns of A's teams only)
   triage eval FILE.jsonl [--json]   score triage on labelled cases (triage-dev format)
   triage corrections --export FILE.jsonl   agents' corrections of triage, as labelled cases
 
@@ -26,7 +28,7 @@ Agent actions are workflow updates: the workflow's answer (its status) is printe
 request it rejects (already resolved, unknown team, score outside 1-5) exits 2 with the reason.
 
 The CLI acts as a configured agent: `respond`, `wait-customer`, `reassign`, `resolve` and
-`kb approve|reject` need the agents file (ESCALATION_AGENTS, as the web app reads it) and an
+every `kb` verb need the agents file (ESCALATION_AGENTS, as the web app reads it) and an
 agent of it, named by --agent (or $ESCALATION_AGENT) or proven by their token in
 $ESCALATION_AGENT_TOKEN (then --agent, if given, must be that agent). The agent's role and
 team apply as on the web (web/permissions.py): another team's ticket exits 2.
@@ -334,9 +336,21 @@ def parser() -> argparse.ArgumentParser:
     kb_list = kb_verbs.add_parser("list", help="every learned pattern, drafts first")
     kb_list.add_argument("--status", choices=["collecting", "draft", "approved", "rejected"])
     kb_list.add_argument("--json", action="store_true")
+    kb_list.add_argument("--agent", help=AGENT_HELP)
     kb_show = kb_verbs.add_parser("show", help="a pattern's KB article and auto-response")
     kb_show.add_argument("pattern_id", type=int)
     kb_show.add_argument("--json", action="store_true")
+    kb_show.add_argument("--agent", help=AGENT_HELP)
+    kb_edit = kb_verbs.add_parser("edit", help="change a draft's text before it is approved")
+    kb_edit.add_argument("pattern_id", type=int)
+    kb_edit.add_argument("--title")
+    kb_edit.add_argument("--article-file", help="the KB article (Markdown); - reads stdin")
+    kb_edit.add_argument("--answer-file", help="the auto-response; - reads stdin")
+    kb_edit.add_argument("--agent", help=AGENT_HELP)
+    kb_revoke = kb_verbs.add_parser("revoke", help="withdraw an approval: a draft again")
+    kb_revoke.add_argument("pattern_id", type=int)
+    kb_revoke.add_argument("--reason")
+    kb_revoke.add_argument("--agent", help=AGENT_HELP)
     for action, text in (("approve", "let triage answer matching tickets with it"),
                          ("reject", "never use this draft")):  # fmt: skip
         decide = kb_verbs.add_parser(action, help=text)
@@ -399,24 +413,30 @@ def _main(argv: list[str] | None = None) -> int:
         print(text, file=sys.stdout if code == 0 else sys.stderr)
         return code
     if args.verb == "kb":
-        from web.knowledge_cli import kb_command
+        from web.knowledge_cli import TextFileError, kb_command, read_text_file
 
         endpoints = Endpoints.from_env()
-        deciding = ""
-        if args.kb_action in ("approve", "reject"):
-            try:
-                deciding = acting_agent(args.agent).name
-            except UsageError as error:
-                print(f"error: {error}", file=sys.stderr)
-                return 2
+        try:
+            acting = acting_agent(args.agent)
+            if getattr(args, "article_file", None) == "-" == getattr(args, "answer_file", None):
+                raise UsageError("--article-file and --answer-file cannot both read stdin (-)")
+            article = read_text_file("--article-file", getattr(args, "article_file", None))
+            answer = read_text_file("--answer-file", getattr(args, "answer_file", None))
+        except (UsageError, TextFileError) as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 2
         code, text = asyncio.run(
             kb_command(
                 endpoints.database_url,
                 args.kb_action,
+                agent=acting,
                 pattern_id=getattr(args, "pattern_id", None),
-                agent=deciding,
                 status=getattr(args, "status", None),
                 as_json=getattr(args, "json", False),
+                title=getattr(args, "title", None),
+                article_markdown=article,
+                auto_response=answer,
+                reason=getattr(args, "reason", None),
             )
         )
         print(text, file=sys.stdout if code == 0 else sys.stderr)

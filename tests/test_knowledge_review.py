@@ -4,9 +4,14 @@ before approval, revocation after. The API and the page (web/knowledge.py behind
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
+import io
+import json
+import sys
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import asyncpg
@@ -14,6 +19,7 @@ import httpx
 import pytest
 from temporalio.client import Client
 
+import starter
 from activities.package import APPROVED_TEXT_INTACT
 from localstack.postgres import EmbeddedPostgres
 from tests.test_knowledge_web import UNUSED_QUEUE, Patterns
@@ -267,3 +273,124 @@ async def test_approval_is_refused_while_the_text_quotes_the_patterns_customers(
         assert approved.status_code == 200, approved.text
     finally:
         await pool.execute("DELETE FROM tickets WHERE ticket_id = $1", tickets[0])
+
+
+# --- the CLI: `starter.py kb edit|revoke`, and the teams on `kb list|show` -----------------------
+
+
+@pytest.fixture
+def kb_cli(
+    setup: WebSetup, postgres: EmbeddedPostgres, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Callable[..., Awaitable[tuple[int, str, str]]]:
+    """`starter.main(["kb", ...])` in a thread (it runs its own event loop) as a configured
+    agent of the web tests' agents file: (exit code, stdout, stderr)."""
+    monkeypatch.setenv("DATABASE_URL", postgres.url)
+    monkeypatch.setenv("ESCALATION_AGENTS", str(tmp_path / "agents.toml"))
+    monkeypatch.delenv("ESCALATION_AGENT", raising=False)
+    monkeypatch.delenv("ESCALATION_AGENT_TOKEN", raising=False)
+    lock = asyncio.Lock()  # one at a time: they share this process's stdin and stdout
+
+    async def run(*args: str, stdin: str = "") -> tuple[int, str, str]:
+        async with lock:
+            out, err = io.StringIO(), io.StringIO()
+            monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
+            with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+                code = await asyncio.to_thread(starter.main, ["kb", *args])
+            return code, out.getvalue(), err.getvalue()
+
+    return run
+
+
+async def test_kb_edit_and_revoke_do_what_the_api_does_for_the_agent_s_teams_only(
+    http: httpx.AsyncClient,
+    setup: WebSetup,
+    patterns: Patterns,
+    kb_cli: Callable[..., Awaitable[tuple[int, str, str]]],
+    tmp_path: Path,
+) -> None:
+    draft = await patterns.add("draft")  # engineering's
+    billing = await patterns.add("draft", team="billing")
+    article = tmp_path / "article.md"
+    article.write_text("# Upload stuck\n\n1. Clear the session.\n2. Retry — é.\n", encoding="utf-8")
+
+    code, out, err = await kb_cli(
+        "edit", str(draft), "--title", "Upload stuck: clear the session",
+        "--article-file", str(article), "--answer-file", "-", "--agent", "cy",
+        stdin="Hello,\n\nplease clear the session and retry.\n",
+    )  # fmt: skip
+    assert code == 0, err
+    edited = json.loads(out)
+    assert edited["title"] == "Upload stuck: clear the session"
+    assert edited["articleMarkdown"] == article.read_text(encoding="utf-8").strip()
+    assert edited["autoResponse"] == "Hello,\n\nplease clear the session and retry."
+    assert edited["editedBy"] == "cy"
+    api = (await http.get(f"/api/knowledge/{draft}", headers=setup.bearer("root"))).json()
+    assert edited == api  # the API's answer, field for field
+    # The editor cannot approve their own text; another engineer can.
+    code, _, err = await kb_cli("approve", str(draft), "--agent", "cy")
+    assert code == 2 and "cy cannot approve pattern" in err
+    code, out, err = await kb_cli("approve", str(draft), "--agent", "ana")
+    assert code == 0, err
+    assert json.loads(out)["status"] == "approved"
+
+    code, out, err = await kb_cli("revoke", str(draft), "--agent", "ana", "--reason", "outdated")
+    assert code == 0, err
+    revoked = json.loads(out)
+    assert (revoked["status"], revoked["revokedBy"], revoked["revokeReason"]) == (
+        "draft",
+        "ana",
+        "outdated",
+    )
+    assert revoked == (await http.get(f"/api/knowledge/{draft}", headers=setup.bearer())).json()
+    code, out, err = await kb_cli("revoke", str(draft), "--agent", "ana")
+    assert (code, out) == (2, "")
+    assert err == f"error: pattern {draft} is draft, not approved: nothing to revoke\n"
+
+    # Another team's pattern: not listed, not shown, not edited, exit 2 with the reason.
+    code, out, err = await kb_cli("list", "--json", "--agent", "ana")
+    assert code == 0, err
+    listed = {p["id"] for p in json.loads(out)}
+    assert draft in listed and billing not in listed
+    forbidden = f"error: pattern {billing} was learned from tickets of teams you do not work for\n"
+    for args in (
+        ("show", str(billing)),
+        ("edit", str(billing), "--title", "Mine"),
+        ("revoke", str(billing)),
+        ("approve", str(billing)),
+    ):
+        code, out, err = await kb_cli(*args, "--agent", "ana")
+        assert (code, out, err) == (2, "", forbidden), args
+    assert (await patterns.row(billing))["title"] != "Mine"
+    code, out, err = await kb_cli("show", str(billing), "--agent", "bo")
+    assert code == 0 and out.startswith(f"Pattern {billing} — draft"), err
+
+
+async def test_kb_edit_says_what_is_wrong_with_its_input(
+    patterns: Patterns,
+    kb_cli: Callable[..., Awaitable[tuple[int, str, str]]],
+    tmp_path: Path,
+) -> None:
+    draft = await patterns.add("draft")
+    binary = tmp_path / "answer.bin"
+    binary.write_bytes(b"\xff\xfe\x00bad")
+    missing = tmp_path / "nowhere.md"
+    for args, message in (
+        ((), "error: kb edit needs --title, --article-file or --answer-file\n"),
+        (("--title", "  "), "error: title cannot be empty\n"),
+        (("--article-file", str(missing)), f"error: --article-file {missing}: No such file"),
+        (("--answer-file", str(binary)), f"error: --answer-file {binary}: not UTF-8 text\n"),
+        (
+            ("--article-file", "-", "--answer-file", "-"),
+            "error: --article-file and --answer-file cannot both read stdin (-)\n",
+        ),
+        (("--title", "x" * 301), "error: title is longer than 300 characters\n"),
+    ):
+        code, out, err = await kb_cli("edit", str(draft), *args, "--agent", "ana")
+        assert (code, out) == (2, ""), (args, err)
+        assert err.startswith(message), (args, err)
+    code, _, err = await kb_cli("edit", str(draft), "--title", "New")  # nobody named
+    assert code == 2 and "error: name the agent: --agent NAME" in err
+    code, _, err = await kb_cli("revoke", str(draft), "--agent", "nobody")
+    assert code == 2 and "error: unknown agent 'nobody'" in err
+    row = await patterns.row(draft)
+    assert (row["edited_by"], row["status"]) == (None, "draft")
