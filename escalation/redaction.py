@@ -70,7 +70,8 @@ UNBROKEN_DIGITS = 6  # digits in one unbroken run (order, account, customer numb
 
 @dataclass(frozen=True)
 class Redacted:
-    """The redacted text and what was taken out of it (the originals, in order found)."""
+    """The redacted text and what was taken out of it: the originals, email addresses first,
+    then links, then numbers."""
 
     text: str
     found: list[str] = field(default_factory=list)

@@ -77,7 +77,7 @@ def test_our_own_hosts_are_kept_everything_else_redacted() -> None:
     assert result.found == ["bob@notphotovault.example", "https://photovault.example.evil.com/x"]
 
 
-def test_what_was_found_is_listed_in_order() -> None:
+def test_what_was_found_is_listed_addresses_then_links_then_numbers() -> None:
     result = redact("Mail a@b.example, call +1 415 555 0100, see b.example.com/x.")
     assert result.text == "Mail [email], call [number], see [link]."
     assert result.found == ["a@b.example", "b.example.com/x", "+1 415 555 0100"]
