@@ -17,8 +17,10 @@ docs/contracts/cli.md). The verbs live in cli/; this file only runs them.
                         "was this escalation necessary?" is asked on a terminal when neither
                         is given, and refused (exit 2) without one otherwise
   metrics [--since 30d]            the seed's escalation metrics, each with its target
-  kb list [--status S] | kb show ID | kb approve ID | kb reject ID
+  kb list [--status S] | kb show ID | kb approve ID | kb reject ID | kb revoke ID [--reason R]
+  kb edit ID [--title T] [--article-file F|-] [--answer-file F|-]
                         learned patterns: KB drafts and auto-response candidates to approve
+                        (each kb verb acts as --agent A: the patterns of A's teams only)
   triage eval FILE.jsonl           score triage on labelled cases (triage-dev format)
   triage corrections --export FILE.jsonl   agents' corrections of triage, as labelled cases
 
@@ -28,7 +30,7 @@ reads: Contract 2 for `decide`, the status query's answer for `status` and the a
 Agent actions are workflow updates: the workflow's answer (its status) is printed, and a
 request it rejects (already resolved, unknown team, score outside 1-5) exits 2 with the reason.
 They act as a configured agent: `respond`, `wait-customer`, `reassign`, `resolve` and
-`kb approve|reject` need the agents file (ESCALATION_AGENTS, as the web app reads it) and an
+every `kb` verb need the agents file (ESCALATION_AGENTS, as the web app reads it) and an
 agent of it, named by --agent (or $ESCALATION_AGENT) or proven by their token in
 $ESCALATION_AGENT_TOKEN. The agent's role and team apply as on the web: another team's ticket
 exits 2.

@@ -22,6 +22,7 @@ from escalation.learning import common_symptoms, normalise_resolution, pattern_k
 from escalation.learning import quick_resolution as judge_quick
 from escalation.messages import ClosedTicket, ResolutionRecord, TicketStatusUpdate
 from escalation.policy import Policy
+from escalation.redaction import redacted
 
 MAX_STEPS = 8
 # Sentences, semicolons, line breaks and "then" separate the steps an agent wrote.
@@ -155,10 +156,20 @@ class DeEscalationActivities:
         members: list[asyncpg.Record],
         symptoms: list[str],
     ) -> dict[str, object]:
-        """The KB article and the auto-response candidate, from the pattern's resolutions."""
+        """The KB article and the auto-response candidate, from the pattern's resolutions.
+
+        Written from several customers' tickets for others to read: what it quotes of them
+        (the resolutions' wording, the tickets' subjects) has their email addresses, links,
+        phone numbers and identifiers redacted first (escalation/redaction.py), our own hosts
+        (`de_escalation.our_hosts`) kept."""
         label = policy.scenario(scenario).label if policy.has_scenario(scenario) else scenario
+        ours = policy.de_escalation.our_hosts
+
+        def clean(text: str) -> str:
+            return redacted(" ".join(text.split()), ours)
+
         # One pattern is one fix: its most common wording (ties: the earliest), as steps.
-        wordings = Counter(" ".join(m["resolution"].split()) for m in members)
+        wordings = Counter(clean(m["resolution"]) for m in members)
         wording = wordings.most_common(1)[0][0]
         steps = [
             part[:1].upper() + part[1:]
@@ -167,7 +178,7 @@ class DeEscalationActivities:
         ][:MAX_STEPS] or [wording]
         fix = excerpt(wording.rstrip("."), 80)
         title = f"{label}{f' ({error_code})' if error_code else ''}: {fix}"
-        subjects = list(dict.fromkeys(m["subject"] for m in members if m["subject"]))
+        subjects = list(dict.fromkeys(clean(m["subject"]) for m in members if m["subject"]))
         article = kb_article_markdown(
             title=title,
             scenario_label=label,

@@ -95,16 +95,25 @@ def parser() -> argparse.ArgumentParser:
     metrics.add_argument("--since", default="30d", help="window, e.g. 7d, 24h (default 30d)")
     kb = verbs.add_parser("kb", help="learned patterns: KB drafts to approve")
     kb_verbs = kb.add_subparsers(dest="kb_action", required=True)
-    kb_list = verb("list", "every learned pattern, drafts first", kb_verbs)
+    kb_list = verb("list", "every learned pattern of your teams, drafts first", kb_verbs)
     kb_list.add_argument("--status", choices=["collecting", "draft", "approved", "rejected"])
-    verb("show", "a pattern's KB article and auto-response", kb_verbs).add_argument(
-        "pattern_id", type=int
-    )
-    for action, text in (("approve", "let triage answer matching tickets with it"),
-                         ("reject", "never use this draft")):  # fmt: skip
-        decision = verb(action, text, kb_verbs)
-        decision.add_argument("pattern_id", type=int)
-        decision.add_argument("--agent", help=AGENT_HELP)
+    kb_list.add_argument("--agent", help=AGENT_HELP)
+
+    def pattern_verb(name: str, text: str) -> argparse.ArgumentParser:
+        """A verb on one learned pattern: its ID and who acts (their teams' patterns only)."""
+        made = verb(name, text, kb_verbs)
+        made.add_argument("pattern_id", type=int)
+        made.add_argument("--agent", help=AGENT_HELP)
+        return made
+
+    pattern_verb("show", "a pattern's KB article and auto-response")
+    kb_edit = pattern_verb("edit", "change a draft's text before it is approved")
+    kb_edit.add_argument("--title")
+    kb_edit.add_argument("--article-file", help="the KB article (Markdown); - reads stdin")
+    kb_edit.add_argument("--answer-file", help="the auto-response; - reads stdin")
+    pattern_verb("revoke", "withdraw an approval: a draft again").add_argument("--reason")
+    pattern_verb("approve", "let triage answer matching tickets with it")
+    pattern_verb("reject", "never use this draft")
     triage_cli = verbs.add_parser("triage", help="measure triage on labelled cases")
     triage_verbs = triage_cli.add_subparsers(dest="triage_action", required=True)
     verb("eval", "score triage on a JSONL corpus (the triage-dev case format)", triage_verbs)
@@ -130,22 +139,28 @@ def _database_verb(args: argparse.Namespace) -> tuple[int, str]:
     if args.verb == "triage":
         return asyncio.run(export_corrections(database_url, args.export, args.json))
     from cli.agents import acting_agent
-    from web.knowledge_cli import kb_command
+    from cli.knowledge import TextFileError, kb_command, read_text_file
 
-    deciding = ""
-    if args.kb_action in ("approve", "reject"):
-        try:
-            deciding = acting_agent(args.agent).name
-        except UsageError as error:
-            return 2, f"error: {error}"
+    try:
+        acting = acting_agent(args.agent)
+        if getattr(args, "article_file", None) == "-" == getattr(args, "answer_file", None):
+            raise UsageError("--article-file and --answer-file cannot both read stdin (-)")
+        article = read_text_file("--article-file", getattr(args, "article_file", None))
+        answer = read_text_file("--answer-file", getattr(args, "answer_file", None))
+    except (UsageError, TextFileError) as error:
+        return 2, f"error: {error}"
     return asyncio.run(
         kb_command(
             database_url,
             args.kb_action,
+            agent=acting,
             pattern_id=getattr(args, "pattern_id", None),
-            agent=deciding,
             status=getattr(args, "status", None),
             as_json=args.json,
+            title=getattr(args, "title", None),
+            article_markdown=article,
+            auto_response=answer,
+            reason=getattr(args, "reason", None),
         )
     )
 

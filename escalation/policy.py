@@ -95,7 +95,17 @@ def _check_url(value: str) -> str:
     return value
 
 
+def _check_host(value: str) -> str:
+    host = value.strip().lower().rstrip(".")
+    if not re.fullmatch(r"(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.)+[a-z]{2,}", host):
+        raise ValueError(
+            f"invalid host name {value!r}: a name like help.example.com, without scheme or path"
+        )
+    return host
+
+
 Duration = Annotated[str, AfterValidator(_check_duration)]
+HostName = Annotated[str, AfterValidator(_check_host)]
 Url = Annotated[str, AfterValidator(_check_url)]
 ScenarioId = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=64)]
 Kind = Literal["problem", "request", "question"]
@@ -351,6 +361,10 @@ class DeEscalationConfig(_Strict):
     known_solution_escalates_sentiment: list[
         Literal["angry", "frustrated", "frustrated but polite", "calm", "positive"]
     ] = ["angry"]
+    # Our own hosts (help centre, product): their links and email addresses are kept in the KB
+    # drafts and auto-responses learned from customers' tickets; every other link, email
+    # address, phone number and identifier is redacted (escalation/redaction.py).
+    our_hosts: list[HostName] = []
 
 
 class Policy(_Strict):

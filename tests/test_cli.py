@@ -377,17 +377,25 @@ async def test_kb_lists_shows_and_approves_learned_patterns(
     postgres: EmbeddedPostgres, pool: asyncpg.Pool, tmp_path: Path
 ) -> None:
     """`starter.py kb`: patterns inserted as the de-escalation activity leaves them, each with
-    an error code of its own (an approved one never matches another test's ticket)."""
-    from tests.test_knowledge_web import insert_pattern  # the web tests' kb_patterns rows
+    an error code of its own (an approved one never matches another test's ticket), of tickets
+    customer success resolved: lee (customer success) lists, reads and approves them, the
+    admin root too."""
+    from tests.test_knowledge_web import insert_pattern, remove_patterns
 
     agents, _ = cli_agents(tmp_path)
-    env = {"DATABASE_URL": postgres.url, "ESCALATION_AGENTS": str(agents)}
+    env = {
+        "DATABASE_URL": postgres.url,
+        "ESCALATION_AGENTS": str(agents),
+        "ESCALATION_AGENT": "lee",
+    }
 
     async def kb(*args: str) -> subprocess.CompletedProcess[str]:
         return await asyncio.to_thread(run_cli, "kb", *args, env=env)
 
-    draft = await insert_pattern(pool, "draft", resolution="Relinked the upload batch.")
-    collecting = await insert_pattern(pool, "collecting", occurrences=2)
+    draft = await insert_pattern(
+        pool, "draft", resolution="Relinked the upload batch.", team="customer_success"
+    )
+    collecting = await insert_pattern(pool, "collecting", occurrences=2, team="customer_success")
     try:
         listed, as_json, shown, unknown, early, bad_status = await asyncio.gather(
             kb("list"),
@@ -446,8 +454,8 @@ async def test_kb_lists_shows_and_approves_learned_patterns(
         assert (row["status"], row["decided_by"]) == ("approved", "lee")
 
         again, flip, after = await asyncio.gather(
-            kb("approve", "--json", str(draft), "--agent", "kim"),
-            kb("reject", "--json", str(draft), "--agent", "kim"),
+            kb("approve", "--json", str(draft), "--agent", "root"),
+            kb("reject", "--json", str(draft), "--agent", "root"),
             kb("show", str(draft)),
         )
         assert again.returncode == 0, again.stderr
@@ -458,9 +466,7 @@ async def test_kb_lists_shows_and_approves_learned_patterns(
             "approved"
         )
     finally:
-        await pool.execute(
-            "DELETE FROM kb_patterns WHERE id = ANY($1::bigint[])", [draft, collecting]
-        )
+        await remove_patterns(pool, [draft, collecting])
 
 
 async def test_start_after_resolution_reply_after_resolution_and_status_by_episode(

@@ -73,10 +73,14 @@ async def insert_pattern(
     title: str | None = None,
     article_markdown: str | None = None,
     auto_response: str | None = None,
+    team: str | None = "engineering",
 ) -> int:
     """A kb_patterns row as the de-escalation activity leaves it. An empty `error_code` gets a
     code of its own (None: no code). A pattern past `collecting` gets a title, a KB article and
-    an auto-response unless given; a collecting one has none."""
+    an auto-response unless given; a collecting one has none. Its tickets are recorded as
+    resolved by `team` (who may see the pattern, web/permissions.py; None: no resolution
+    recorded) by a `kb-test` agent, in rows far in the past (out of every metrics window) that
+    `remove_patterns` deletes; a ticket already resolved keeps its row."""
     if error_code == "":
         error_code = f"ERR_KBTEST_{uuid.uuid4().hex[:8].upper()}"
     drafted = status != "collecting"
@@ -94,6 +98,18 @@ async def insert_pattern(
             )
         if auto_response is None:
             auto_response = f"This looks like a known issue: {title}.\n\n1. {resolution}"
+    if team is not None:
+        await pool.executemany(
+            """
+            INSERT INTO resolutions (episode_id, ticket_id, team, priority, resolved_by,
+                resolution, escalation_necessary, escalated_at, resolved_at,
+                response_target_seconds, resolution_seconds, quick)
+            VALUES ($1, $2, $3, 'P3', 'kb-test', $4, false, '2001-01-01T00:00Z',
+                    '2001-01-01T00:10Z', 3600, 600, true)
+            ON CONFLICT DO NOTHING
+            """,
+            [(f"kbtest:{t}", t, team, resolution) for t in ticket_ids],
+        )
     return await pool.fetchval(
         """
         INSERT INTO kb_patterns (pattern_key, scenario, error_code, normalised_resolution,
@@ -134,7 +150,21 @@ class Patterns:
         return await self.pool.fetchrow("SELECT * FROM kb_patterns WHERE id = $1", pattern_id)
 
     async def remove(self) -> None:
-        await self.pool.execute("DELETE FROM kb_patterns WHERE id = ANY($1::bigint[])", self.ids)
+        await remove_patterns(self.pool, self.ids)
+
+
+async def remove_patterns(pool: asyncpg.Pool, ids: list[int]) -> None:
+    """Delete the patterns `insert_pattern` made, and the resolutions it recorded for them."""
+    await pool.execute(
+        """
+        DELETE FROM resolutions
+         WHERE episode_id LIKE 'kbtest:%'
+           AND ticket_id IN (SELECT unnest(ticket_ids) FROM kb_patterns
+                              WHERE id = ANY($1::bigint[]))
+        """,
+        ids,
+    )
+    await pool.execute("DELETE FROM kb_patterns WHERE id = ANY($1::bigint[])", ids)
 
 
 @pytest.fixture
@@ -235,23 +265,23 @@ async def test_api_approves_and_rejects_drafts_once_and_says_why_it_refuses(
     assert (row["status"], row["decided_by"]) == ("approved", "ana")
 
     # Saying it again (even another agent) is harmless: 200, the first decision unchanged.
-    again = await http.post(f"/api/knowledge/{draft}/approve", headers=setup.bearer("bo"))
+    again = await http.post(f"/api/knowledge/{draft}/approve", headers=setup.bearer("cy"))
     assert again.status_code == 200, again.text
     assert again.json() == body
     assert (await patterns.row(draft))["decided_by"] == "ana"
 
     # Changing a decision is refused with the reason.
-    flip = await http.post(f"/api/knowledge/{draft}/reject", headers=setup.bearer("bo"))
+    flip = await http.post(f"/api/knowledge/{draft}/reject", headers=setup.bearer("cy"))
     assert flip.status_code == 409
     assert flip.json()["detail"] == f"pattern {draft} is already approved"
     assert (await patterns.row(draft))["status"] == "approved"
 
-    rejected = await http.post(f"/api/knowledge/{other}/reject", headers=setup.bearer("bo"))
+    rejected = await http.post(f"/api/knowledge/{other}/reject", headers=setup.bearer("cy"))
     assert rejected.status_code == 200
-    assert (rejected.json()["status"], rejected.json()["decidedBy"]) == ("rejected", "bo")
+    assert (rejected.json()["status"], rejected.json()["decidedBy"]) == ("rejected", "cy")
     assert (await http.post(f"/api/knowledge/{other}/reject", headers=setup.bearer())).json()[
         "decidedBy"
-    ] == "bo"
+    ] == "cy"
     late = await http.post(f"/api/knowledge/{other}/approve", headers=setup.bearer())
     assert late.status_code == 409
     assert late.json()["detail"] == f"pattern {other} is already rejected"
@@ -349,7 +379,7 @@ async def test_knowledge_buttons_decide_from_our_own_pages_only(
 ) -> None:
     draft = await patterns.add("draft")
     collecting = await patterns.add("collecting", occurrences=2)
-    await login(http, setup, "bo", next="/knowledge")
+    await login(http, setup, "cy", next="/knowledge")
 
     for headers in ({"origin": "https://evil.example"}, {}, {"origin": "null"}):
         forged = await http.post(f"/knowledge/{draft}/approve", headers=headers)
@@ -365,11 +395,11 @@ async def test_knowledge_buttons_decide_from_our_own_pages_only(
     assert done.status_code == 303
     assert done.headers["location"] == f"/knowledge?decided={draft}#pattern-{draft}"
     row = await patterns.row(draft)
-    assert (row["status"], row["decided_by"]) == ("approved", "bo")
+    assert (row["status"], row["decided_by"]) == ("approved", "cy")
     page = (await http.get(done.headers["location"])).text
     assert f"Pattern {draft} is approved. Triage now answers matching tickets with it." in page
     section = page.split(f'id="pattern-{draft}"', 1)[1].split("</section>", 1)[0]
-    assert "approved by bo" in section
+    assert "approved by cy" in section
     # What is left to do with an approval is to revoke it: its one form.
     assert section.count("<form") == 1 and f'action="/knowledge/{draft}/revoke"' in section
 

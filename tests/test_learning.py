@@ -377,6 +377,43 @@ async def test_three_quick_resolutions_draft_an_article_approval_answers_the_fou
         )
 
 
+async def test_a_draft_quotes_no_customers_address_phone_number_or_link(
+    client: Client, task_queue: str, pool: asyncpg.Pool
+) -> None:
+    """Each agent wrote the customer's own email address, phone number and a link into the
+    resolution, and the customers their order numbers into the subjects: the stored draft (its
+    title, article and auto-response) carries placeholders instead, and the three wordings, the
+    same once redacted, are one fix."""
+    code = f"ERR_LR_{uuid.uuid4().hex[:8].upper()}"
+    phones = ["+44 20 7946 0958", "(555) 123-4567", "+49 30 1234567"]
+    quoted: list[str] = []
+    for index, phone in enumerate(phones):
+        subject, description = SIMILAR[index]
+        payload = lightroom_ticket(code, index, f"{subject}, order {48213370 + index}", description)
+        email = payload.ticket.customer_email
+        link = f"https://files.studio{index}.example.com/share/{uuid.uuid4().hex[:8]}"
+        fix = (
+            f"Cleared the stuck publish session for {email} and called {phone}; then sent "
+            f"{link} and asked the customer to publish again."
+        )
+        await escalate_and_resolve_quickly(client, task_queue, payload, fix)
+        quoted += [email, phone, link, str(48213370 + index)]
+
+    row = await pool.fetchrow("SELECT * FROM kb_patterns WHERE error_code = $1", code)
+    assert row is not None and row["status"] == "draft" and row["occurrences"] == 3
+    for column in ("title", "article_markdown", "auto_response"):
+        text = row[column]
+        assert text, column
+        leaked = [value for value in quoted if value in text]
+        assert leaked == [], (column, leaked)
+        assert "studio" not in text, (column, text)
+    answer = row["auto_response"]
+    assert "Cleared the stuck publish session for [email] and called [number]" in answer
+    assert "sent [link] and asked the customer to publish again" in answer
+    assert ', order [number]"' in row["article_markdown"]  # the subjects, as symptoms
+    assert "Cleared the stuck publish session for [email] and called [number]" in row["title"]
+
+
 async def test_approving_needs_a_draft_and_deciding_twice_is_harmless(pool: asyncpg.Pool) -> None:
     key = f"test:{uuid.uuid4().hex}"
     pattern_id = await pool.fetchval(

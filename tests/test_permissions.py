@@ -3,6 +3,7 @@ place (web/permissions.py) for the dashboard's pages and the agents' API alike."
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import asyncpg
@@ -12,6 +13,7 @@ from temporalio.client import Client
 
 from localstack.postgres import EmbeddedPostgres
 from tests.conftest import eventually
+from tests.test_knowledge_web import UNKNOWN_ID, UNUSED_QUEUE, Patterns
 from tests.web_support import (
     ORIGIN,
     WebSetup,
@@ -24,7 +26,7 @@ from tests.web_support import (
 )
 from web.app import create_app
 from web.auth import Agent, AgentConfigError, AgentDirectory
-from web.permissions import may_see, visible_teams
+from web.permissions import may_see, may_see_pattern, visible_teams
 
 HASH = "ab" * 32
 
@@ -184,3 +186,108 @@ def test_the_demo_signs_in_an_engineering_agent_not_an_admin(tmp_path: Path) -> 
     assert (agent.team, agent.role, agent.admin) == ("engineering", "agent", False)
     assert may_see(agent, "engineering")
     assert not may_see(agent, "billing") and not may_see(agent, "legal")
+
+
+# --- learned patterns: the teams their tickets were resolved by --------------------------------
+
+
+def test_who_sees_which_learned_pattern() -> None:
+    ana = Agent("ana", "engineering")
+    lea = Agent("lea", "legal")
+    boss = Agent("boss", "engineering", "manager", ("engineering", "billing"))
+    root = Agent("root", "product", "admin")
+    assert may_see_pattern(ana, ["engineering"]) and not may_see_pattern(ana, ["billing"])
+    assert may_see_pattern(ana, ["billing", "engineering"])  # one of its tickets was ours
+    assert may_see_pattern(boss, ["billing"]) and not may_see_pattern(boss, ["product"])
+    # A legal ticket among them: the legal team's members and admins only.
+    assert not may_see_pattern(boss, ["engineering", "legal"])
+    assert may_see_pattern(lea, ["engineering", "legal"]) and not may_see_pattern(lea, ["billing"])
+    # No resolution recorded: nobody knows whose it is, admins only.
+    assert not may_see_pattern(ana, []) and may_see_pattern(root, [])
+    assert all(may_see_pattern(root, [team]) for team in ("legal", "billing"))
+
+
+@pytest.fixture
+async def patterns(pool: asyncpg.Pool) -> AsyncIterator[Patterns]:
+    made = Patterns(pool)
+    yield made
+    await made.remove()
+
+
+@pytest.fixture
+def kb_setup(
+    client: Client, postgres: EmbeddedPostgres, pool: asyncpg.Pool, tmp_path: Path
+) -> WebSetup:
+    return web_setup(client, postgres.url, UNUSED_QUEUE, tmp_path)
+
+
+async def test_an_agent_sees_and_acts_on_the_learned_patterns_of_their_teams_only(
+    kb_setup: WebSetup, patterns: Patterns
+) -> None:
+    """The API and the page; the CLI's `kb` verbs in tests/test_cli.py."""
+    setup = kb_setup
+    ours = await patterns.add("draft", team="engineering")
+    billing = await patterns.add("draft", team="billing")
+    legal = await patterns.add("approved", team="legal")
+    nobodys = await patterns.add("draft", team=None)
+
+    async with asgi_client(create_app(setup.config)) as http:
+
+        async def listed(agent: str) -> set[int]:
+            answer = await http.get("/api/knowledge", headers=setup.bearer(agent))
+            assert answer.status_code == 200, answer.text
+            return {item["id"] for item in answer.json()} & {ours, billing, legal, nobodys}
+
+        assert await listed("ana") == {ours}
+        assert await listed("bo") == {billing}
+        assert await listed("cy") == {ours, billing}  # engineering's manager, billing too
+        assert await listed("lea") == {legal}
+        assert await listed("root") == {ours, billing, legal, nobodys}
+        one = await http.get(f"/api/knowledge/{ours}", headers=setup.bearer("ana"))
+        assert one.status_code == 200 and one.json()["teams"] == ["engineering"]
+
+        refusal = {
+            "detail": f"pattern {billing} was learned from tickets of teams you do not work for"
+        }
+        for method, path, body in (
+            ("GET", f"/api/knowledge/{billing}", None),
+            ("POST", f"/api/knowledge/{billing}/approve", None),
+            ("POST", f"/api/knowledge/{billing}/reject", None),
+            ("POST", f"/api/knowledge/{billing}/edit", {"title": "Mine now"}),
+        ):
+            refused = await http.request(method, path, json=body, headers=setup.bearer("ana"))
+            assert refused.status_code == 403, (path, refused.text)
+            assert refused.json() == refusal
+        for outsider in ("cy", "ana"):
+            revoke = await http.post(
+                f"/api/knowledge/{legal}/revoke", headers=setup.bearer(outsider)
+            )
+            assert revoke.status_code == 403, revoke.text
+        row = await patterns.row(billing)
+        assert (row["status"], row["edited_by"]) == ("draft", None) and row["title"] != "Mine now"
+        assert (await patterns.row(legal))["status"] == "approved"
+        # The unknown is still 404, whoever asks.
+        unknown = await http.get(f"/api/knowledge/{UNKNOWN_ID}", headers=setup.bearer("ana"))
+        assert unknown.status_code == 404
+
+    # The page asks the same question: other teams' cards are not shown, their forms refused.
+    async with asgi_client(create_app(setup.config)) as browser:
+        await login(browser, setup, "ana", next="/knowledge")
+        page = (await browser.get("/knowledge")).text
+        assert f'id="pattern-{ours}"' in page
+        assert all(f'id="pattern-{p}"' not in page for p in (billing, legal, nobodys))
+        form = await browser.post(f"/knowledge/{billing}/approve", headers=ORIGIN)
+        assert form.status_code == 403
+        assert f"pattern {billing} was learned from tickets of teams you do not work for" in (
+            form.text
+        )
+        edit = await browser.post(
+            f"/knowledge/{billing}/edit", data={"title": "Mine now"}, headers=ORIGIN
+        )
+        assert edit.status_code == 403
+    assert (await patterns.row(billing))["status"] == "draft"
+    assert (await patterns.row(billing))["edited_by"] is None
+    # Someone who may: billing's agent approves billing's pattern.
+    async with asgi_client(create_app(setup.config)) as http:
+        approved = await http.post(f"/api/knowledge/{billing}/approve", headers=setup.bearer("bo"))
+    assert approved.status_code == 200 and approved.json()["decidedBy"] == "bo"

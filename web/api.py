@@ -43,7 +43,6 @@ from web.knowledge import (
     PatternError,
     decide_pattern,
     edit_pattern,
-    get_pattern,
     list_patterns,
     revoke_pattern,
 )
@@ -460,20 +459,21 @@ async def knowledge(
         str | None, Query(pattern="^(" + "|".join(STATUSES) + ")$", description="Only these")
     ] = None,
 ) -> list[KnowledgePattern]:
-    return await list_patterns(found.pool, status)
+    return permissions.visible_patterns(agent, await list_patterns(found.pool, status))
 
 
 @agents.get(
     "/knowledge/{pattern_id}",
     response_model=KnowledgePattern,
     summary="One learned pattern: its KB article draft and auto-response candidate",
-    responses=errors(401, 404, 503),
+    responses=errors(401, 403, 404, 503),
 )
 async def knowledge_pattern(
     pattern_id: PatternIdPath, agent: AgentDep, found: Annotated[Services, Depends(services)]
 ) -> KnowledgePattern:
+    """403 for a pattern learned from another team's tickets (web/permissions.py)."""
     try:
-        return await get_pattern(found.pool, pattern_id)
+        return await permissions.authorize_pattern(found.pool, agent, pattern_id)
     except PatternError as error:
         raise _pattern_refused(error) from None
 
@@ -482,7 +482,7 @@ async def knowledge_pattern(
     "/knowledge/{pattern_id}/edit",
     response_model=KnowledgePattern,
     summary="Edit a draft's title, KB article or auto-response before it is approved",
-    responses=errors(400, 401, 404, 409, 503),
+    responses=errors(400, 401, 403, 404, 409, 503),
 )
 async def edit_knowledge(
     pattern_id: PatternIdPath,
@@ -493,6 +493,7 @@ async def edit_knowledge(
     """Only a draft is edited (an approved pattern is revoked first, 409); the editor is
     recorded and cannot approve the text they wrote."""
     try:
+        await permissions.authorize_pattern(found.pool, agent, pattern_id)
         return await edit_pattern(
             found.pool,
             pattern_id,
@@ -509,7 +510,7 @@ async def edit_knowledge(
     "/knowledge/{pattern_id}/revoke",
     response_model=KnowledgePattern,
     summary="Revoke an approval: the pattern is a draft again, out of triage at once",
-    responses=errors(400, 401, 404, 409, 503),
+    responses=errors(400, 401, 403, 404, 409, 503),
 )
 async def revoke_knowledge(
     pattern_id: PatternIdPath,
@@ -519,6 +520,7 @@ async def revoke_knowledge(
 ) -> KnowledgePattern:
     """Only an approved pattern is revoked (409 otherwise); who revoked it and why are kept."""
     try:
+        await permissions.authorize_pattern(found.pool, agent, pattern_id)
         return await revoke_pattern(
             found.pool, pattern_id, agent=agent.name, reason=body.reason if body else None
         )
@@ -530,7 +532,7 @@ async def revoke_knowledge(
     "/knowledge/{pattern_id}/{decision}",
     response_model=KnowledgePattern,
     summary="Approve a draft (triage then answers matching tickets with it) or reject it",
-    responses=errors(400, 401, 404, 409, 503),
+    responses=errors(400, 401, 403, 404, 409, 503),
 )
 async def decide_knowledge(
     pattern_id: PatternIdPath,
@@ -542,8 +544,12 @@ async def decide_knowledge(
     """Only a draft can be decided; repeating the same decision is harmless (200). Approval is
     a second person's: 409 for an agent who resolved one of the pattern's tickets or wrote its
     current text, and (with `reviewedSha256`) for a text changed since it was read. The
-    approval keeps the text's SHA-256 (`approvedSha256`)."""
+    approval keeps the text's SHA-256 (`approvedSha256`), and is refused (409) while the text
+    quotes an email address, phone number, link or identifier of the customers whose tickets
+    the pattern came from. 403 on every pattern route for a pattern of another team's tickets
+    (web/permissions.py)."""
     try:
+        await permissions.authorize_pattern(found.pool, agent, pattern_id)
         return await decide_pattern(
             found.pool,
             pattern_id,

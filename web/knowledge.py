@@ -12,12 +12,18 @@ again, out of triage at once).
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import os
 from datetime import datetime
+from pathlib import Path
 
 import asyncpg
+from pydantic import Field
 
 from escalation.models import Model, UtcDatetime
+from escalation.policy import PolicyError, load_policy
+from escalation.redaction import mentions, redact
 
 STATUSES = ("collecting", "draft", "approved", "rejected")
 
@@ -45,6 +51,9 @@ class KnowledgePattern(Model):
     revoked_by: str | None = None
     revoked_at: UtcDatetime | None = None
     revoke_reason: str | None = None
+    # The teams that held the pattern's tickets when they were resolved (who may see and act
+    # on it: web/permissions.py); empty when no resolution of it is recorded (admins only).
+    teams: list[str] = Field(default_factory=list)
 
 
 MAX_TITLE_CHARS = 300
@@ -73,7 +82,10 @@ class PatternError(Exception):
 _COLUMNS = """id, scenario, error_code, status, occurrences, ticket_ids, symptom_terms,
     normalised_resolution, title, article_markdown, auto_response, drafted_at, decided_at,
     decided_by, updated_at, approved_sha256, edited_by, edited_at, revoked_by, revoked_at,
-    revoke_reason"""
+    revoke_reason,
+    ARRAY(SELECT DISTINCT r.team FROM resolutions r
+           WHERE r.pattern_id = kb_patterns.id OR r.ticket_id = ANY(kb_patterns.ticket_ids)
+           ORDER BY r.team) AS teams"""
 
 
 def _pattern(row: asyncpg.Record) -> KnowledgePattern:
@@ -82,6 +94,7 @@ def _pattern(row: asyncpg.Record) -> KnowledgePattern:
             **dict(row),
             "ticket_ids": list(row["ticket_ids"]),
             "symptom_terms": list(row["symptom_terms"]),
+            "teams": list(row["teams"]),
             "text_sha256": text_sha256(row["title"], row["article_markdown"], row["auto_response"]),
         }
     )
@@ -129,6 +142,59 @@ async def resolvers(
     for row in rows:
         found.setdefault(row["resolved_by"], []).append(row["ticket_id"])
     return found
+
+
+DEFAULT_POLICY = Path(__file__).resolve().parent.parent / "config" / "policy.toml"
+
+
+@functools.lru_cache(maxsize=4)
+def _our_hosts_of(path: str, _mtime: float) -> tuple[str, ...]:
+    return tuple(load_policy(path).de_escalation.our_hosts)
+
+
+def our_hosts() -> tuple[str, ...]:
+    """The policy's `de_escalation.our_hosts` ($ESCALATION_POLICY, as the worker reads it):
+    links and addresses of ours, never a customer's. None when the policy cannot be read (the
+    stricter answer: every link found in the pattern's tickets counts as the customer's)."""
+    path = os.environ.get("ESCALATION_POLICY") or str(DEFAULT_POLICY)
+    try:
+        return _our_hosts_of(path, Path(path).stat().st_mtime)
+    except (OSError, PolicyError):
+        return ()
+
+
+async def customer_data(
+    db: asyncpg.Pool | asyncpg.Connection, pattern: KnowledgePattern
+) -> list[str]:
+    """What of the pattern's customers its text must not carry: the email addresses of its
+    tickets' customers, and the addresses, links, phone numbers and identifiers written in its
+    tickets' subjects and resolutions (escalation/redaction.py; our own hosts are not theirs)."""
+    rows = await db.fetch(
+        """
+        WITH ids AS (
+            SELECT unnest($2::text[]) AS ticket_id
+            UNION SELECT ticket_id FROM resolutions WHERE pattern_id = $1
+        )
+        SELECT t.customer_email, c.email AS account_email, t.subject, t.resolution,
+               r.resolution AS resolved_with
+          FROM ids
+          LEFT JOIN tickets t USING (ticket_id)
+          LEFT JOIN customers c ON c.user_id = t.user_id
+          LEFT JOIN resolutions r USING (ticket_id)
+        """,
+        pattern.id,
+        pattern.ticket_ids,
+    )
+    ours = our_hosts()
+    found: dict[str, None] = {}
+    for row in rows:
+        for email in (row["customer_email"], row["account_email"]):
+            if email:
+                found.setdefault(email.strip(), None)
+        for text in (row["subject"], row["resolution"], row["resolved_with"]):
+            for value in redact(text or "", ours).found:
+                found.setdefault(value, None)
+    return list(found)
 
 
 def _named(agent: str) -> str:
@@ -182,6 +248,17 @@ async def decide_pattern(
             raise PatternError(
                 f"pattern {pattern_id}'s text changed since it was read (reviewed "
                 f"{reviewed_sha256[:12]}, now {current.text_sha256[:12]}): read it again"
+            )
+        quoted = mentions(
+            reviewed_text(current.title, current.article_markdown, current.auto_response),
+            await customer_data(db, current),
+        )
+        if quoted:
+            raise PatternError(
+                f"pattern {pattern_id} cannot be approved: its text still quotes data of the "
+                f"customers whose tickets it came from ({', '.join(quoted)}). Edit it out "
+                "(e.g. [email], [number], [link]) before approving: the answer is sent to other "
+                "customers."
             )
         digest = current.text_sha256
     row = await db.fetchrow(

@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from web import permissions
 from web.guards import same_origin
 from web.knowledge import (
     MAX_TEXT_CHARS,
@@ -48,7 +49,7 @@ async def _render(
     error: str | None = None,
     status_code: int = 200,
 ) -> HTMLResponse:
-    patterns = await list_patterns(found.pool)
+    patterns = permissions.visible_patterns(agent, await list_patterns(found.pool))
     notice = None
     if decided is not None:
         match = next((p for p in patterns if p.id == decided), None)
@@ -99,6 +100,7 @@ async def edit_knowledge(
     if not 1 <= pattern_id <= 2**62:
         return await _render(request, agent, found, error="No such pattern.", status_code=404)
     try:
+        await permissions.authorize_pattern(found.pool, agent, pattern_id)
         await edit_pattern(
             found.pool,
             pattern_id,
@@ -107,6 +109,8 @@ async def edit_knowledge(
             article_markdown=article_markdown,
             auto_response=auto_response,
         )
+    except permissions.Forbidden as error:
+        return await _render(request, agent, found, error=error.message, status_code=403)
     except PatternError as error:
         code = 404 if error.not_found else 409
         return await _render(request, agent, found, error=error.message, status_code=code)
@@ -132,6 +136,7 @@ async def decide_knowledge(
             request, agent, found, error="No such pattern or decision.", status_code=404
         )
     try:
+        await permissions.authorize_pattern(found.pool, agent, pattern_id)
         if decision == "revoke":
             await revoke_pattern(found.pool, pattern_id, agent=agent.name, reason=reason or None)
         else:
@@ -142,6 +147,8 @@ async def decide_knowledge(
                 agent=agent.name,
                 reviewed_sha256=reviewed_sha256 or None,
             )
+    except permissions.Forbidden as error:
+        return await _render(request, agent, found, error=error.message, status_code=403)
     except PatternError as error:
         code = 404 if error.not_found else 409
         return await _render(request, agent, found, error=error.message, status_code=code)
