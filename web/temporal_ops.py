@@ -35,6 +35,7 @@ from temporalio.common import (
     WorkflowIDConflictPolicy,
     WorkflowIDReusePolicy,
 )
+from temporalio.exceptions import FailureError
 from temporalio.service import RPCError, RPCStatusCode
 
 from escalation import search_attributes as sa
@@ -319,7 +320,8 @@ async def update(
             )
             return answer
     except WorkflowUpdateFailedError as error:
-        reason = str(error.cause) if error.cause is not None else str(error)
+        cause = error.cause
+        reason = cause.message if isinstance(cause, FailureError) else str(cause or error)
         raise Refused(reason) from None
     except (RPCError, RuntimeError) as error:
         raise _translate(error, ticket_id) from None
