@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated
 from urllib.parse import urlencode
 
+import asyncpg
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from markupsafe import Markup
@@ -38,10 +39,11 @@ from web.metrics import (
     ACCURACY_TARGET,
     CSAT_TARGET,
     ESCALATION_RATE_TARGET,
+    REPORT_STATEMENT_TIMEOUT,
     ROUTING_ACCURACY_TARGET,
     TIME_TO_ESCALATE_TARGET_SECONDS,
     MetricsReport,
-    compute_metrics,
+    compute_metrics_rolled,
     parse_window,
 )
 from web.rendering import TimelineEntry, indicators, priority_indicator, templates, timeline
@@ -708,7 +710,15 @@ async def metrics_page(
     if problems or start is None:
         context["error"] = "; ".join(problems)
         return page(request, "metrics.j2", context, status_code=400)
-    report = await compute_metrics(found.pool, start, end)
+    try:
+        report = await compute_metrics_rolled(found.pool, start, end, REPORT_STATEMENT_TIMEOUT)
+    except asyncpg.QueryCanceledError:
+        context["error"] = (
+            f"the report for {since} took longer than "
+            f"{REPORT_STATEMENT_TIMEOUT.total_seconds():.0f} s and was stopped: "
+            "try a shorter window"
+        )
+        return page(request, "metrics.j2", context, status_code=503)
     context.update(report=report, cards=metric_cards(report), charts=metric_charts(report), now=end)
     return page(request, "metrics.j2", context)
 

@@ -35,8 +35,9 @@ DECLARE
     changed bigint;
 BEGIN
     -- one writer per ticket at a time (two transactions moving the same ticket would each
-    -- read the other's old contribution otherwise)
-    PERFORM pg_advisory_xact_lock(hashtextextended('open_tickets:' || ticket, 0));
+    -- read the other's old contribution otherwise); 1024 lock keys at most, so a COPY of many
+    -- rows in one transaction never fills the lock table
+    PERFORM pg_advisory_xact_lock(1013, hashtext(ticket) & 1023);
     INSERT INTO metric_counts (metric, team, priority, n)
     SELECT 'open', team, priority, sum(n)
       FROM (SELECT team, priority, -n AS n FROM open_tickets WHERE ticket_id = ticket
