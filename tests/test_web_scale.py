@@ -299,7 +299,12 @@ async def same_report(pool: asyncpg.Pool, since: datetime, until: datetime) -> N
 async def rollups_from_scratch(pool: asyncpg.Pool) -> None:
     """The maintained rows equal a recomputation of every episode (the backfill's query)."""
     kept = await pool.fetch("SELECT * FROM metric_episodes ORDER BY episode")
-    fresh = await pool.fetch("SELECT * FROM metric_episodes_of(true, NULL, NULL) ORDER BY episode")
+    fresh = await pool.fetch(
+        "SELECT * FROM metric_episodes_of(ARRAY(SELECT DISTINCT"
+        " coalesce(episode_id, event->>'episodeId', 'ticket:' || ticket_id)"
+        " FROM escalation_log WHERE action = ANY($1::text[]))) ORDER BY episode",
+        list(ACTIONS),
+    )
     assert [dict(r) for r in kept] == [dict(r) for r in fresh]
     days = await pool.fetch(
         "SELECT day, team, priority, escalated, auto, resolved, judged, necessary, sla_attained,"

@@ -835,15 +835,11 @@ async def compute_metrics(
 # and recomputed from its events before the end (`cut_now`), so the report equals
 # _REPORT_SQL's — see compute_metrics_rolled for the one case it does not.
 _ROLLED_SQL = rf"""
-WITH cut AS MATERIALIZED (
-    SELECT episode, ticket_id FROM metric_episodes WHERE last_at >= $2 AND first_at < $2
+WITH cut_all AS MATERIALIZED (
+    SELECT * FROM metric_episodes WHERE last_at >= $2 AND first_at < $2
 ),
 cut_now AS MATERIALIZED (
-    SELECT * FROM metric_episodes_of(false, (SELECT array_agg(episode) FROM cut),
-                                     (SELECT array_agg(ticket_id) FROM cut), $2)
-),
-cut_all AS MATERIALIZED (
-    SELECT m.* FROM metric_episodes AS m JOIN cut USING (episode)
+    SELECT * FROM metric_episodes_of((SELECT array_agg(episode) FROM cut_all), $2)
 ),
 esc AS MATERIALIZED (
     SELECT team, priority, tte, created,
@@ -899,20 +895,11 @@ m AS (
     UNION ALL
     SELECT team, priority, false, true, NULL, NULL, necessary, resolution, attained FROM res
 ),
-groups AS (
-    SELECT CASE WHEN grouping(team) = 0 THEN 'team' ELSE 'priority' END AS kind,
+figures AS (  -- the totals and each team's and priority's, in one pass over m
+    SELECT CASE WHEN grouping(team) = 0 THEN 'team'
+                WHEN grouping(priority) = 0 THEN 'priority' ELSE 'all' END AS kind,
            coalesce(team, priority) AS key,
            count(*) FILTER (WHERE escalated) AS escalated,
-           {_pct("tte", 50)} AS tte_p50,
-           count(*) FILTER (WHERE resolved) AS resolved,
-           {_pct("resolution", 50)} AS resolution_p50,
-           count(*) FILTER (WHERE attained) AS sla_attained,
-           count(attained) AS sla_total
-      FROM m
-     GROUP BY GROUPING SETS ((team), (priority))
-),
-totals AS (
-    SELECT count(*) FILTER (WHERE escalated) AS escalated,
            count(tte) AS tte_count,
            {_pct("tte", 50)} AS tte_p50,
            {_pct("tte", 90)} AS tte_p90,
@@ -927,9 +914,10 @@ totals AS (
            count(*) FILTER (WHERE attained) AS sla_attained,
            count(attained) AS sla_total
       FROM m
+     GROUP BY GROUPING SETS ((), (team), (priority))
 )
 SELECT 'all' AS kind, NULL AS key,
-       to_jsonb(totals) || jsonb_build_object(
+       to_jsonb(figures) - 'kind' - 'key' || jsonb_build_object(
            'auto', days.auto + edges.auto + fix.auto - (SELECT count(*) FROM esc WHERE auto_too),
            'rated', days.rated + edges.rated + fix.rated,
            'satisfied', days.satisfied + edges.satisfied + fix.satisfied,
@@ -937,9 +925,10 @@ SELECT 'all' AS kind, NULL AS key,
            'first_responses', days.first_responses + edges.first_responses
                               + fix.first_responses
        ) AS figures
-  FROM totals, days, edges, fix
+  FROM figures, days, edges, fix
+ WHERE figures.kind = 'all'
 UNION ALL
-SELECT kind, key, to_jsonb(groups) - 'kind' - 'key' FROM groups
+SELECT kind, key, to_jsonb(figures) - 'kind' - 'key' FROM figures WHERE kind <> 'all'
 """
 
 # How long a report may run before PostgreSQL cancels it (the page says so instead of holding

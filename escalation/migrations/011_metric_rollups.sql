@@ -69,6 +69,12 @@ CREATE TABLE IF NOT EXISTS metric_days (
     PRIMARY KEY (day, team, priority)
 );
 
+-- An episode's events, by the metrics' key of the episode (what a refresh reads).
+CREATE INDEX IF NOT EXISTS escalation_log_by_metric_episode
+    ON escalation_log ((coalesce(episode_id, event->>'episodeId', 'ticket:' || ticket_id)))
+    WHERE action IN ('auto_response', 'escalated', 'csat', 'agent_responded', 'resolved',
+                     'reassigned', 'priority_changed');
+
 -- _REPORT_SQL's _TRUTHY: Python's truth of a JSON value.
 CREATE OR REPLACE FUNCTION metric_truthy(value jsonb) RETURNS boolean
     LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
@@ -81,18 +87,14 @@ CREATE OR REPLACE FUNCTION metric_truthy(value jsonb) RETURNS boolean
         ELSE false END
 $$;
 
--- The figures of a set of episodes (keys[i] an episode of tickets[i]; every episode of the
--- log when `every`), as _REPORT_SQL's `eps` computes them over every event of the episode
--- (no window; only those before `before` when given): the same expressions, except that nothing here may fail a write of the log (a
--- pausedSeconds beyond float8 counts as 0 where the report's query would fail).
-CREATE OR REPLACE FUNCTION metric_episodes_of(
-    every boolean, keys text[], tickets text[], before timestamptz DEFAULT NULL)
+-- The figures of the episodes `keys`, as _REPORT_SQL's `eps` computes them over every event
+-- of the episode (no window; only those before `before` when given): the same expressions,
+-- except that nothing here may fail a write of the log (a pausedSeconds beyond float8 counts
+-- as 0 where the report's query would fail). An episode's events are found by its key's index.
+CREATE OR REPLACE FUNCTION metric_episodes_of(keys text[], before timestamptz DEFAULT NULL)
     RETURNS SETOF metric_episodes
     LANGUAGE sql STABLE AS $fn$
-WITH wanted AS (
-    SELECT DISTINCT key, ticket FROM unnest(keys, tickets) AS t (key, ticket)
-),
-rows AS (
+WITH rows AS (
     SELECT e.id, e.ticket_id, e.action, e.event, e.happened_at AS at, e.event_at, e.received_at,
            e.ticket_created_at, e.sla_due_at, e.responded_at,
            coalesce(e.episode_id, e.event->>'episodeId', 'ticket:' || e.ticket_id) AS episode,
@@ -106,12 +108,8 @@ rows AS (
       FROM escalation_log AS e
      WHERE e.action IN ('auto_response', 'escalated', 'csat', 'agent_responded', 'resolved',
                         'reassigned', 'priority_changed')
-       AND (before IS NULL OR e.happened_at < before)
-       AND (every OR EXISTS (
-               SELECT 1 FROM wanted AS w
-                WHERE w.ticket = e.ticket_id
-                  AND w.key = coalesce(e.episode_id, e.event->>'episodeId',
-                                       'ticket:' || e.ticket_id)))
+       AND coalesce(e.episode_id, e.event->>'episodeId', 'ticket:' || e.ticket_id) = ANY(keys)
+       AND e.happened_at < coalesce(before, 'infinity')
 ),
 eps AS (
     SELECT episode,
@@ -169,8 +167,8 @@ SELECT episode, team, priority, esc_at,
   FROM eps
 $fn$;
 
--- Recompute the episodes keys[i] (of tickets[i]): a statement's log rows, old or new.
-CREATE OR REPLACE FUNCTION metric_episodes_refresh(keys text[], tickets text[]) RETURNS void
+-- Recompute the episodes `keys`: those of a statement's log rows, old or new.
+CREATE OR REPLACE FUNCTION metric_episodes_refresh(keys text[]) RETURNS void
     LANGUAGE plpgsql AS $$
 BEGIN
     IF keys IS NULL OR cardinality(keys) = 0 THEN
@@ -182,7 +180,7 @@ BEGIN
        FROM (SELECT DISTINCT hashtext(k) & 1023 AS h FROM unnest(keys) AS k) AS locks
       ORDER BY h;
     -- a new statement, so a new snapshot: what the other writer committed meanwhile is seen
-    WITH now_there AS MATERIALIZED (SELECT * FROM metric_episodes_of(false, keys, tickets)),
+    WITH now_there AS MATERIALIZED (SELECT * FROM metric_episodes_of(keys)),
     gone AS (
         DELETE FROM metric_episodes AS m
          USING unnest(keys) AS k (key)
@@ -207,15 +205,13 @@ CREATE OR REPLACE FUNCTION escalation_log_inserted_metrics() RETURNS trigger
     LANGUAGE plpgsql AS $$
 DECLARE
     keys text[];
-    tickets text[];
 BEGIN
-    SELECT array_agg(coalesce(episode_id, event->>'episodeId', 'ticket:' || ticket_id)),
-           array_agg(ticket_id)
-      INTO keys, tickets
+    SELECT array_agg(DISTINCT coalesce(episode_id, event->>'episodeId', 'ticket:' || ticket_id))
+      INTO keys
       FROM inserted
      WHERE action IN ('auto_response', 'escalated', 'csat', 'agent_responded', 'resolved',
                       'reassigned', 'priority_changed');
-    PERFORM metric_episodes_refresh(keys, tickets);
+    PERFORM metric_episodes_refresh(keys);
     RETURN NULL;
 END
 $$;
@@ -224,16 +220,15 @@ CREATE OR REPLACE FUNCTION escalation_log_changed_metrics() RETURNS trigger
     LANGUAGE plpgsql AS $$
 DECLARE
     keys text[];
-    tickets text[];
 BEGIN
-    SELECT array_agg(key), array_agg(ticket)
-      INTO keys, tickets
-      FROM (SELECT coalesce(episode_id, event->>'episodeId', 'ticket:' || ticket_id) AS key,
-                   ticket_id AS ticket FROM gone
+    SELECT array_agg(DISTINCT key)
+      INTO keys
+      FROM (SELECT coalesce(episode_id, event->>'episodeId', 'ticket:' || ticket_id) AS key
+              FROM gone
             UNION ALL
-            SELECT coalesce(episode_id, event->>'episodeId', 'ticket:' || ticket_id),
-                   ticket_id FROM came) AS both_ways;
-    PERFORM metric_episodes_refresh(keys, tickets);
+            SELECT coalesce(episode_id, event->>'episodeId', 'ticket:' || ticket_id)
+              FROM came) AS both_ways;
+    PERFORM metric_episodes_refresh(keys);
     RETURN NULL;
 END
 $$;
@@ -242,13 +237,11 @@ CREATE OR REPLACE FUNCTION escalation_log_deleted_metrics() RETURNS trigger
     LANGUAGE plpgsql AS $$
 DECLARE
     keys text[];
-    tickets text[];
 BEGIN
-    SELECT array_agg(coalesce(episode_id, event->>'episodeId', 'ticket:' || ticket_id)),
-           array_agg(ticket_id)
-      INTO keys, tickets
+    SELECT array_agg(DISTINCT coalesce(episode_id, event->>'episodeId', 'ticket:' || ticket_id))
+      INTO keys
       FROM gone;
-    PERFORM metric_episodes_refresh(keys, tickets);
+    PERFORM metric_episodes_refresh(keys);
     RETURN NULL;
 END
 $$;
@@ -299,7 +292,12 @@ END
 $$;
 
 -- What is there already, computed once: every episode of the log, then their days.
-INSERT INTO metric_episodes SELECT * FROM metric_episodes_of(true, NULL, NULL);
+INSERT INTO metric_episodes
+SELECT * FROM metric_episodes_of(ARRAY(
+    SELECT DISTINCT coalesce(episode_id, event->>'episodeId', 'ticket:' || ticket_id)
+      FROM escalation_log
+     WHERE action IN ('auto_response', 'escalated', 'csat', 'agent_responded', 'resolved',
+                      'reassigned', 'priority_changed')));
 INSERT INTO metric_days (day, team, priority, escalated, auto, resolved, judged, necessary,
                          sla_attained, sla_total, rated, satisfied, first_responses)
 SELECT (f.at AT TIME ZONE 'UTC')::date, m.team, m.priority, sum(f.esc), sum(f.auto),
