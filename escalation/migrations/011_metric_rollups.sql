@@ -292,12 +292,27 @@ END
 $$;
 
 -- What is there already, computed once: every episode of the log, then their days.
-INSERT INTO metric_episodes
-SELECT * FROM metric_episodes_of(ARRAY(
-    SELECT DISTINCT coalesce(episode_id, event->>'episodeId', 'ticket:' || ticket_id)
-      FROM escalation_log
-     WHERE action IN ('auto_response', 'escalated', 'csat', 'agent_responded', 'resolved',
-                      'reassigned', 'priority_changed')));
+-- (In batches of 5,000 episodes, each read through the episode key's index.)
+DO $$
+DECLARE
+    batch text[];
+BEGIN
+    FOR batch IN
+        SELECT array_agg(key)
+          FROM (SELECT key, (row_number() OVER (ORDER BY key) - 1) / 5000 AS chunk
+                  FROM (SELECT DISTINCT
+                               coalesce(episode_id, event->>'episodeId', 'ticket:' || ticket_id)
+                                 AS key
+                          FROM escalation_log
+                         WHERE action IN ('auto_response', 'escalated', 'csat',
+                                          'agent_responded', 'resolved', 'reassigned',
+                                          'priority_changed')) AS keys) AS chunks
+         GROUP BY chunk
+    LOOP
+        INSERT INTO metric_episodes SELECT * FROM metric_episodes_of(batch);
+    END LOOP;
+END
+$$;
 INSERT INTO metric_days (day, team, priority, escalated, auto, resolved, judged, necessary,
                          sla_attained, sla_total, rated, satisfied, first_responses)
 SELECT (f.at AT TIME ZONE 'UTC')::date, m.team, m.priority, sum(f.esc), sum(f.auto),
