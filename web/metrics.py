@@ -841,22 +841,55 @@ WITH cut_all AS MATERIALIZED (
 cut_now AS MATERIALIZED (
     SELECT * FROM metric_episodes_of((SELECT array_agg(episode) FROM cut_all), $2)
 ),
-esc AS MATERIALIZED (
-    SELECT team, priority, tte, created,
-           coalesce(moved_at >= $1, false) AS rerouted,
-           coalesce(auto_at >= $1 AND auto_at < $2, false) AS auto_too
-      FROM (SELECT team, priority, tte, created, moved_at, auto_at FROM metric_episodes
-             WHERE esc_at >= $1 AND esc_at < $2 AND last_at < $2
-            UNION ALL
-            SELECT team, priority, tte, created, moved_at, auto_at FROM cut_now
-             WHERE esc_at >= $1 AND esc_at < $2) AS escalated
-),
-res AS MATERIALIZED (
-    SELECT team, priority, necessary, resolution, attained FROM metric_episodes
-     WHERE res_at >= $1 AND res_at < $2 AND last_at < $2
+picked AS (  -- the episodes escalated or resolved in the window: one index range each
+    SELECT team, priority, esc_at, tte, created, res_at, necessary, resolution, attained,
+           moved_at, auto_at
+      FROM metric_episodes
+     WHERE ((esc_at >= $1 AND esc_at < $2) OR (res_at >= $1 AND res_at < $2)) AND last_at < $2
     UNION ALL
-    SELECT team, priority, necessary, resolution, attained FROM cut_now
-     WHERE res_at >= $1 AND res_at < $2
+    SELECT team, priority, esc_at, tte, created, res_at, necessary, resolution, attained,
+           moved_at, auto_at
+      FROM cut_now
+     WHERE (esc_at >= $1 AND esc_at < $2) OR (res_at >= $1 AND res_at < $2)
+),
+flagged AS (
+    SELECT *, coalesce(esc_at >= $1 AND esc_at < $2, false) AS escalated,
+           coalesce(res_at >= $1 AND res_at < $2, false) AS resolved
+      FROM picked
+),
+m AS (
+    SELECT team, priority, escalated, resolved,
+           CASE WHEN escalated THEN tte END AS tte,
+           CASE WHEN escalated THEN created END AS created,
+           CASE WHEN resolved THEN necessary END AS necessary,
+           CASE WHEN resolved THEN resolution END AS resolution,
+           CASE WHEN resolved THEN attained END AS attained,
+           escalated AND coalesce(moved_at >= $1, false) AS rerouted,
+           escalated AND coalesce(auto_at >= $1 AND auto_at < $2, false) AS auto_too
+      FROM flagged
+),
+figures AS (  -- the totals and each team's and priority's, in one pass over m
+    SELECT CASE WHEN grouping(team) = 0 THEN 'team'
+                WHEN grouping(priority) = 0 THEN 'priority' ELSE 'all' END AS kind,
+           coalesce(team, priority) AS key,
+           count(*) FILTER (WHERE escalated) AS escalated,
+           count(tte) AS tte_count,
+           {_pct("tte", 50)} AS tte_p50,
+           {_pct("tte", 90)} AS tte_p90,
+           max(tte) AS tte_max,
+           {_pct("created", 50)} AS created_p50,
+           count(*) FILTER (WHERE resolved) AS resolved,
+           count(necessary) AS judged,
+           count(*) FILTER (WHERE necessary) AS necessary,
+           count(resolution) AS resolution_count,
+           {_pct("resolution", 50)} AS resolution_p50,
+           {_pct("resolution", 90)} AS resolution_p90,
+           count(*) FILTER (WHERE attained) AS sla_attained,
+           count(attained) AS sla_total,
+           count(*) FILTER (WHERE rerouted) AS rerouted,
+           count(*) FILTER (WHERE auto_too) AS auto_too
+      FROM m
+     GROUP BY GROUPING SETS ((), (team), (priority))
 ),
 days AS (
     SELECT coalesce(sum(auto), 0) AS auto, coalesce(sum(rated), 0) AS rated,
@@ -887,41 +920,12 @@ fix AS (  -- the cut episodes' sums: as of the end in, as of all their events ou
       FROM (SELECT 1 AS sign, auto_at, csat_at, score, fr_at, fr_n FROM cut_now
             UNION ALL
             SELECT -1, auto_at, csat_at, score, fr_at, fr_n FROM cut_all) AS both_ways
-),
-m AS (
-    SELECT team, priority, true AS escalated, false AS resolved, tte, created,
-           NULL::boolean AS necessary, NULL::float8 AS resolution, NULL::boolean AS attained
-      FROM esc
-    UNION ALL
-    SELECT team, priority, false, true, NULL, NULL, necessary, resolution, attained FROM res
-),
-figures AS (  -- the totals and each team's and priority's, in one pass over m
-    SELECT CASE WHEN grouping(team) = 0 THEN 'team'
-                WHEN grouping(priority) = 0 THEN 'priority' ELSE 'all' END AS kind,
-           coalesce(team, priority) AS key,
-           count(*) FILTER (WHERE escalated) AS escalated,
-           count(tte) AS tte_count,
-           {_pct("tte", 50)} AS tte_p50,
-           {_pct("tte", 90)} AS tte_p90,
-           max(tte) AS tte_max,
-           {_pct("created", 50)} AS created_p50,
-           count(*) FILTER (WHERE resolved) AS resolved,
-           count(necessary) AS judged,
-           count(*) FILTER (WHERE necessary) AS necessary,
-           count(resolution) AS resolution_count,
-           {_pct("resolution", 50)} AS resolution_p50,
-           {_pct("resolution", 90)} AS resolution_p90,
-           count(*) FILTER (WHERE attained) AS sla_attained,
-           count(attained) AS sla_total
-      FROM m
-     GROUP BY GROUPING SETS ((), (team), (priority))
 )
 SELECT 'all' AS kind, NULL AS key,
        to_jsonb(figures) - 'kind' - 'key' || jsonb_build_object(
-           'auto', days.auto + edges.auto + fix.auto - (SELECT count(*) FROM esc WHERE auto_too),
+           'auto', days.auto + edges.auto + fix.auto - figures.auto_too,
            'rated', days.rated + edges.rated + fix.rated,
            'satisfied', days.satisfied + edges.satisfied + fix.satisfied,
-           'rerouted', (SELECT count(*) FROM esc WHERE rerouted),
            'first_responses', days.first_responses + edges.first_responses
                               + fix.first_responses
        ) AS figures
@@ -930,6 +934,7 @@ SELECT 'all' AS kind, NULL AS key,
 UNION ALL
 SELECT kind, key, to_jsonb(figures) - 'kind' - 'key' FROM figures WHERE kind <> 'all'
 """
+
 
 # How long a report may run before PostgreSQL cancels it (the page says so instead of holding
 # a connection of the pool for as long as a ten-year window of the old way took).
