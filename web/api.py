@@ -421,7 +421,7 @@ async def queue(
     after: Annotated[
         str | None,
         Query(
-            max_length=1024,
+            pattern=queries.CURSOR_PATTERN,
             description="The previous page's `nextCursor`: the page after it",
         ),
     ] = None,

@@ -9,15 +9,15 @@ ticket's latest episode; a ticket page shows the latest on top and the earlier o
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
+
+from escalation.models import TICKET_ID_PATTERN
 
 QUEUE_LIMIT = 500  # the most rows one page of the queue may ask for
 QUEUE_PAGE = 50  # a page of the queue when the caller says nothing
@@ -94,6 +94,18 @@ def _queue_row(record: asyncpg.Record) -> QueueRow:
     return QueueRow(**dict(record))
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_TICKET_BODY = TICKET_ID_PATTERN.removeprefix("^").removesuffix("$")
+# A cursor: priority ~ SLA deadline ~ escalated_at ~ ticket id, the times in microseconds since
+# the epoch ("-": no deadline). Every string of this shape is a cursor (a page after that key),
+# so the API's schema says exactly which values it takes (anything else: 422 naming `after`).
+CURSOR_PATTERN = rf"^[A-Za-z0-9_-]{{1,32}}~(?:-|[0-9]{{1,17}})~[0-9]{{1,17}}~{_TICKET_BODY}$"
+
+
+def _micros(moment: datetime) -> str:
+    return str((moment - _EPOCH) // timedelta(microseconds=1))
+
+
 @dataclass(frozen=True)
 class QueueCursor:
     """Where a page of the queue ended: the last row's sort key (priority, SLA deadline,
@@ -110,39 +122,23 @@ class QueueCursor:
         return cls(row.priority, row.sla_due_at, row.escalated_at, row.ticket_id)
 
     def encode(self) -> str:
-        """Opaque to clients: URL-safe base64 of the sort key as JSON."""
-        key = [
-            self.priority,
-            self.sla_due_at.isoformat() if self.sla_due_at else None,
-            self.escalated_at.isoformat(),
-            self.ticket_id,
-        ]
-        return base64.urlsafe_b64encode(json.dumps(key).encode()).decode().rstrip("=")
+        due = _micros(self.sla_due_at) if self.sla_due_at else "-"
+        return f"{self.priority}~{due}~{_micros(self.escalated_at)}~{self.ticket_id}"
 
     @classmethod
     def decode(cls, text: str) -> QueueCursor:
-        """A cursor this module encoded; anything else is a ValueError saying so."""
-        try:
-            raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-            priority, due, escalated, ticket = json.loads(raw)
-            if not all(isinstance(v, str) for v in (priority, escalated, ticket)):
-                raise TypeError
-            if due is not None and not isinstance(due, str):
-                raise TypeError
-            found = cls(
-                priority,
-                datetime.fromisoformat(due) if due else None,
-                datetime.fromisoformat(escalated),
-                ticket,
-            )
-        except (binascii.Error, UnicodeDecodeError, ValueError, TypeError) as error:
+        """A cursor of CURSOR_PATTERN's shape; anything else is a ValueError saying so."""
+        if not re.fullmatch(CURSOR_PATTERN, text):
             raise ValueError(
                 "not a queue cursor: pass the nextCursor of the previous page unchanged"
-            ) from error
-        moments = (found.sla_due_at, found.escalated_at)
-        if any(moment is not None and moment.tzinfo is None for moment in moments):
-            raise ValueError("not a queue cursor: its times lack a UTC offset")
-        return found
+            )
+        priority, due, escalated, ticket = text.split("~", 3)
+        return cls(
+            priority,
+            None if due == "-" else _EPOCH + timedelta(microseconds=int(due)),
+            _EPOCH + timedelta(microseconds=int(escalated)),
+            ticket,
+        )
 
 
 @dataclass(frozen=True)
