@@ -59,7 +59,16 @@ def test_every_benchmark_runs_at_tiny_size_and_reports_every_figure() -> None:
     assert report["web"]["rows"]["escalation_log"] == SMOKE.web_log
     for key in WEB:
         assert number(report["web"][key]["p99Ms"]), key
-    for key in ("queueApi", "queuePage", "metricsScrape"):
+    for key in (
+        "queueApi",
+        "queuePage",
+        "metricsScrape",
+        "queueApi500",
+        "metricsScrapeCounted",
+        "metricsPage30dSql",
+        "metricsPage3660dSql",
+        "metricsPage30dPython",
+    ):
         assert number(report["web"]["baselineWithout007"][key]["p99Ms"]), key
     for key in MACHINE:
         assert report["machine"][key], key

@@ -408,28 +408,65 @@ async def queue(
     team: Annotated[
         str | None, Query(pattern=TEAM_PATTERN, description="Only this team's escalations")
     ] = None,
+    limit: Annotated[
+        int,
+        Query(
+            ge=1,
+            le=queries.QUEUE_LIMIT,
+            description=f"Rows per page (default {queries.QUEUE_PAGE}, at most "
+            f"{queries.QUEUE_LIMIT})",
+        ),
+    ] = queries.QUEUE_PAGE,
+    after: Annotated[
+        str | None,
+        Query(
+            pattern=queries.CURSOR_PATTERN,
+            description="The previous page's `nextCursor`: the page after it",
+        ),
+    ] = None,
 ) -> QueueResponse:
     """From PostgreSQL (kept current by the workflow's Step 9), sorted by priority then the
     next SLA deadline, with the seed's indicators; only the escalations the agent may see
     (their team's, a manager's teams', an admin's all). One `team` at most: a repeated one is
-    refused (422), not read as its last value."""
-    if len(request.query_params.getlist("team")) > 1:
-        raise RequestValidationError(
-            [{"type": "too_many", "loc": ("query", "team"), "msg": "give one team at most"}]
-        )
-    rows = await queries.open_escalations(found.pool, team, permissions.visible_teams(agent))
+    refused (422), not read as its last value. Paged by keyset: `limit` rows, and
+    `nextCursor` to pass as `after` for the next page (null on the last one); a cursor that is
+    not one is refused (422, naming `after`)."""
+    for name in ("team", "limit", "after"):
+        if len(request.query_params.getlist(name)) > 1:
+            raise RequestValidationError(
+                [{"type": "too_many", "loc": ("query", name), "msg": f"give one {name} at most"}]
+            )
+    cursor = None
+    if after is not None:
+        try:
+            cursor = queries.QueueCursor.decode(after)
+        except ValueError as error:
+            raise RequestValidationError(
+                [{"type": "value_error", "loc": ("query", "after"), "msg": str(error)}]
+            ) from error
+    found_page = await queries.queue_page(
+        found.pool, team, permissions.visible_teams(agent), limit, cursor
+    )
     return QueueResponse(
         team=team,
         generated_at=datetime.now(UTC),
-        items=[queue_item(row) for row in rows],
+        items=[queue_item(row) for row in found_page.rows],
+        next_cursor=found_page.next.encode() if found_page.next else None,
     )
+
+
+_ROW_FIELDS = tuple(
+    field.name
+    for field in dataclasses.fields(queries.QueueRow)
+    if field.name in QueueItem.model_fields
+)
 
 
 def queue_item(row: queries.QueueRow) -> QueueItem:
     """The queue row as the API shows it: its columns (the rest are ignored), plus the
     ticket page's address and the indicators."""
     return QueueItem(
-        **dataclasses.asdict(row),
+        **{name: getattr(row, name) for name in _ROW_FIELDS},
         episode=row.episode_number,
         reopened=row.reopened,
         url=f"/tickets/{row.ticket_id}",

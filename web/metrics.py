@@ -822,3 +822,180 @@ async def compute_metrics(
             for r in records
         ],
     )
+
+
+# --- the report from the rollups (migration 011) ------------------------------------------------
+
+# What compute_metrics_rolled reads: the episodes escalated and resolved in the window from
+# metric_episodes (index-only range scans: the percentiles stay exact, nearest rank over the
+# window's values), and the figures that only sum (auto-responses, CSAT answers, first
+# responses) from metric_days for the window's whole UTC days [$3, $4) plus metric_episodes for
+# the partial days at its edges, [$1, $5) and [$6, $2). metric_episodes keeps what _REPORT_SQL
+# computes per episode over all of its events; an episode with events on both sides of the
+# window's end (`cut`: few, those still being written when the window ends now) is taken out
+# and recomputed from its events before the end (`cut_now`), so the report equals
+# _REPORT_SQL's — see compute_metrics_rolled for the one case it does not.
+_ROLLED_SQL = rf"""
+WITH cut_all AS MATERIALIZED (
+    SELECT * FROM metric_episodes WHERE last_at >= $2 AND first_at < $2
+),
+cut_now AS MATERIALIZED (
+    SELECT * FROM metric_episodes_of((SELECT array_agg(episode) FROM cut_all), $2)
+),
+picked AS (  -- the episodes escalated or resolved in the window: one index range each
+    SELECT team, priority, esc_at, tte, created, res_at, necessary, resolution, attained,
+           moved_at, auto_at
+      FROM metric_episodes
+     WHERE ((esc_at >= $1 AND esc_at < $2) OR (res_at >= $1 AND res_at < $2)) AND last_at < $2
+    UNION ALL
+    SELECT team, priority, esc_at, tte, created, res_at, necessary, resolution, attained,
+           moved_at, auto_at
+      FROM cut_now
+     WHERE (esc_at >= $1 AND esc_at < $2) OR (res_at >= $1 AND res_at < $2)
+),
+flagged AS (
+    SELECT *, coalesce(esc_at >= $1 AND esc_at < $2, false) AS escalated,
+           coalesce(res_at >= $1 AND res_at < $2, false) AS resolved
+      FROM picked
+),
+m AS (
+    SELECT team, priority, escalated, resolved,
+           CASE WHEN escalated THEN tte END AS tte,
+           CASE WHEN escalated THEN created END AS created,
+           CASE WHEN resolved THEN necessary END AS necessary,
+           CASE WHEN resolved THEN resolution END AS resolution,
+           CASE WHEN resolved THEN attained END AS attained,
+           escalated AND coalesce(moved_at >= $1, false) AS rerouted,
+           escalated AND coalesce(auto_at >= $1 AND auto_at < $2, false) AS auto_too
+      FROM flagged
+),
+figures AS (  -- the totals and each team's and priority's, in one pass over m
+    SELECT CASE WHEN grouping(team) = 0 THEN 'team'
+                WHEN grouping(priority) = 0 THEN 'priority' ELSE 'all' END AS kind,
+           coalesce(team, priority) AS key,
+           count(*) FILTER (WHERE escalated) AS escalated,
+           count(tte) AS tte_count,
+           {_pct("tte", 50)} AS tte_p50,
+           {_pct("tte", 90)} AS tte_p90,
+           max(tte) AS tte_max,
+           {_pct("created", 50)} AS created_p50,
+           count(*) FILTER (WHERE resolved) AS resolved,
+           count(necessary) AS judged,
+           count(*) FILTER (WHERE necessary) AS necessary,
+           count(resolution) AS resolution_count,
+           {_pct("resolution", 50)} AS resolution_p50,
+           {_pct("resolution", 90)} AS resolution_p90,
+           count(*) FILTER (WHERE attained) AS sla_attained,
+           count(attained) AS sla_total,
+           count(*) FILTER (WHERE rerouted) AS rerouted,
+           count(*) FILTER (WHERE auto_too) AS auto_too
+      FROM m
+     GROUP BY GROUPING SETS ((), (team), (priority))
+),
+days AS (
+    SELECT coalesce(sum(auto), 0) AS auto, coalesce(sum(rated), 0) AS rated,
+           coalesce(sum(satisfied), 0) AS satisfied,
+           coalesce(sum(first_responses), 0) AS first_responses
+      FROM metric_days WHERE day >= $3 AND day < $4
+),
+edges AS (
+    SELECT (SELECT count(*) FROM metric_episodes
+             WHERE (auto_at >= $1 AND auto_at < $5) OR (auto_at >= $6 AND auto_at < $2)) AS auto,
+           (SELECT count(*) FROM metric_episodes
+             WHERE (csat_at >= $1 AND csat_at < $5) OR (csat_at >= $6 AND csat_at < $2))
+             AS rated,
+           (SELECT count(*) FILTER (WHERE score IN (4, 5)) FROM metric_episodes
+             WHERE (csat_at >= $1 AND csat_at < $5) OR (csat_at >= $6 AND csat_at < $2))
+             AS satisfied,
+           (SELECT coalesce(sum(fr_n), 0) FROM metric_episodes
+             WHERE (fr_at >= $1 AND fr_at < $5) OR (fr_at >= $6 AND fr_at < $2))
+             AS first_responses
+),
+fix AS (  -- the cut episodes' sums: as of the end in, as of all their events out
+    SELECT coalesce(sum(sign * (auto_at >= $1 AND auto_at < $2)::int), 0) AS auto,
+           coalesce(sum(sign * (csat_at >= $1 AND csat_at < $2)::int), 0) AS rated,
+           coalesce(sum(sign * (csat_at >= $1 AND csat_at < $2 AND score IN (4, 5))::int), 0)
+             AS satisfied,
+           coalesce(sum(sign * CASE WHEN fr_at >= $1 AND fr_at < $2 THEN fr_n ELSE 0 END), 0)
+             AS first_responses
+      FROM (SELECT 1 AS sign, auto_at, csat_at, score, fr_at, fr_n FROM cut_now
+            UNION ALL
+            SELECT -1, auto_at, csat_at, score, fr_at, fr_n FROM cut_all) AS both_ways
+)
+SELECT 'all' AS kind, NULL AS key,
+       to_jsonb(figures) - 'kind' - 'key' || jsonb_build_object(
+           'auto', days.auto + edges.auto + fix.auto - figures.auto_too,
+           'rated', days.rated + edges.rated + fix.rated,
+           'satisfied', days.satisfied + edges.satisfied + fix.satisfied,
+           'first_responses', days.first_responses + edges.first_responses
+                              + fix.first_responses
+       ) AS figures
+  FROM figures, days, edges, fix
+ WHERE figures.kind = 'all'
+UNION ALL
+SELECT kind, key, to_jsonb(figures) - 'kind' - 'key' FROM figures WHERE kind <> 'all'
+"""
+
+
+# How long a report may run before PostgreSQL cancels it (the page says so instead of holding
+# a connection of the pool for as long as a ten-year window of the old way took).
+REPORT_STATEMENT_TIMEOUT = timedelta(seconds=15)
+
+
+def _day_start(moment: datetime, up: bool) -> datetime:
+    """The UTC midnight at or before `moment` (after it when `up` and it is not one)."""
+    start = moment.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    return start + timedelta(days=1) if up and start < moment else start
+
+
+async def compute_metrics_rolled(
+    db: asyncpg.Pool | asyncpg.Connection,
+    since: datetime,
+    until: datetime,
+    statement_timeout: timedelta | None = REPORT_STATEMENT_TIMEOUT,
+) -> MetricsReport:
+    """compute_metrics' report read from migration 011's rollups (`_ROLLED_SQL`): a 30-day
+    window reads ~30 day rows and the index entries of the episodes escalated or resolved in
+    it, never its events (but those of the few episodes with events on both sides of `until`).
+    Equal to compute_metrics, except for an episode with two events of one kind on both sides
+    of `since` (two escalations or two resolutions of one episode, or two first responses: the
+    rollups count the episode's first only, compute_metrics its first in the window). Under
+    `statement_timeout` (asyncpg.QueryCanceledError past it)."""
+    since_utc, until_utc = parse_time(since), parse_time(until)
+    if since_utc is None or until_utc is None or since_utc >= until_utc:
+        raise ValueError("the window needs since < until")
+    pool_or_db: Any = db
+    async with (
+        pool_or_db.acquire() if isinstance(db, asyncpg.Pool) else _same(db) as connection,
+        connection.transaction(readonly=True),
+    ):
+        if statement_timeout is not None:
+            milliseconds = int(statement_timeout.total_seconds() * 1000)
+            await connection.execute(f"SET LOCAL statement_timeout = {milliseconds}")
+        first, last = _day_start(since_utc, up=True), _day_start(until_utc, up=False)
+        if first < last:
+            days, edges = (first.date(), last.date()), (first, last)
+        else:  # no whole day: the window is all edge
+            days, edges = (first.date(), first.date()), (until_utc, until_utc)
+        records = await connection.fetch(_ROLLED_SQL, since_utc, until_utc, *days, *edges)
+    return report_from_figures(
+        since_utc,
+        until_utc,
+        [
+            (r["kind"], r["key"], json.loads(f) if isinstance(f := r["figures"], str) else f)
+            for r in records
+        ],
+    )
+
+
+class _same:
+    """`async with` over a connection already held: itself, released by its owner."""
+
+    def __init__(self, connection: asyncpg.Connection) -> None:
+        self.connection = connection
+
+    async def __aenter__(self) -> asyncpg.Connection:
+        return self.connection
+
+    async def __aexit__(self, *exc: object) -> None:
+        return None

@@ -11,7 +11,9 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
+from urllib.parse import urlencode
 
+import asyncpg
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from markupsafe import Markup
@@ -37,10 +39,11 @@ from web.metrics import (
     ACCURACY_TARGET,
     CSAT_TARGET,
     ESCALATION_RATE_TARGET,
+    REPORT_STATEMENT_TIMEOUT,
     ROUTING_ACCURACY_TARGET,
     TIME_TO_ESCALATE_TARGET_SECONDS,
     MetricsReport,
-    compute_metrics,
+    compute_metrics_rolled,
     parse_window,
 )
 from web.rendering import TimelineEntry, indicators, priority_indicator, templates, timeline
@@ -177,20 +180,37 @@ async def queue_page(
     agent: AgentDep,
     found: ServicesDep,
     team: Annotated[str | None, Query(max_length=64)] = None,
+    after: Annotated[str | None, Query(max_length=1024)] = None,
 ) -> HTMLResponse:
-    """Open escalations, most urgent first; queue.js keeps it current without reloading."""
+    """Open escalations, most urgent first, a page of queries.QUEUE_PAGE at a time with a link
+    to the next (keyset: `after` is the previous page's cursor); queue.js keeps the first page
+    current without reloading."""
     selected = team if team and re.fullmatch(TEAM_PATTERN, team) else None
     visible = permissions.visible_teams(agent)
-    rows = await queries.open_escalations(found.pool, selected, visible)
+    cursor = None
+    if after:
+        try:
+            cursor = queries.QueueCursor.decode(after)
+        except ValueError as error:
+            context = {"agent": agent, "title": "Bad page link", "message": f"after: {error}."}
+            return page(request, "error.j2", context, status_code=422)
+    found_page = await queries.queue_page(found.pool, selected, visible, queries.QUEUE_PAGE, cursor)
+    next_link = None
+    if found_page.next is not None:
+        query = {"after": found_page.next.encode(), **({"team": selected} if selected else {})}
+        next_link = "/?" + urlencode(query)
     return page(
         request,
         "queue.j2",
         {
             "agent": agent,
-            "rows": rows,
+            "rows": found_page.rows,
             "teams": TEAMS if visible is None else tuple(visible),
             "team": selected,
             "now": datetime.now(UTC),
+            "paged": cursor is not None,
+            "next_link": next_link,
+            "first_link": "/?" + urlencode({"team": selected}) if selected else "/",
         },
     )
 
@@ -703,7 +723,15 @@ async def metrics_page(
     if problems or start is None:
         context["error"] = "; ".join(problems)
         return page(request, "metrics.j2", context, status_code=400)
-    report = await compute_metrics(found.pool, start, end)
+    try:
+        report = await compute_metrics_rolled(found.pool, start, end, REPORT_STATEMENT_TIMEOUT)
+    except asyncpg.QueryCanceledError:
+        context["error"] = (
+            f"the report for {since} took longer than "
+            f"{REPORT_STATEMENT_TIMEOUT.total_seconds():.0f} s and was stopped: "
+            "try a shorter window"
+        )
+        return page(request, "metrics.j2", context, status_code=503)
     context.update(report=report, cards=metric_cards(report), charts=metric_charts(report), now=end)
     return page(request, "metrics.j2", context)
 

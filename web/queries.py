@@ -9,14 +9,18 @@ ticket's latest episode; a ticket page shows the latest on top and the earlier o
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
 
-QUEUE_LIMIT = 500
+from escalation.models import TICKET_ID_PATTERN
+
+QUEUE_LIMIT = 500  # the most rows one page of the queue may ask for
+QUEUE_PAGE = 50  # a page of the queue when the caller says nothing
 LEGACY_EPISODE = "legacy:"  # rows written before episodes existed (migration 005)
 
 
@@ -90,14 +94,98 @@ def _queue_row(record: asyncpg.Record) -> QueueRow:
     return QueueRow(**dict(record))
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_TICKET_BODY = TICKET_ID_PATTERN.removeprefix("^").removesuffix("$")
+# A cursor: priority ~ SLA deadline ~ escalated_at ~ ticket id, the times in microseconds since
+# the epoch ("-": no deadline). Every string of this shape is a cursor (a page after that key),
+# so the API's schema says exactly which values it takes (anything else: 422 naming `after`).
+CURSOR_PATTERN = rf"^[A-Za-z0-9_-]{{1,32}}~(?:-|[0-9]{{1,17}})~[0-9]{{1,17}}~{_TICKET_BODY}$"
+
+
+def _micros(moment: datetime) -> str:
+    return str((moment - _EPOCH) // timedelta(microseconds=1))
+
+
+@dataclass(frozen=True)
+class QueueCursor:
+    """Where a page of the queue ended: the last row's sort key (priority, SLA deadline,
+    escalated_at, ticket id). The next page starts after it (keyset paging: the read walks
+    migration 007's partial index from there, whatever the page's depth)."""
+
+    priority: str
+    sla_due_at: datetime | None
+    escalated_at: datetime
+    ticket_id: str
+
+    @classmethod
+    def after(cls, row: QueueRow) -> QueueCursor:
+        return cls(row.priority, row.sla_due_at, row.escalated_at, row.ticket_id)
+
+    def encode(self) -> str:
+        due = _micros(self.sla_due_at) if self.sla_due_at else "-"
+        return f"{self.priority}~{due}~{_micros(self.escalated_at)}~{self.ticket_id}"
+
+    @classmethod
+    def decode(cls, text: str) -> QueueCursor:
+        """A cursor of CURSOR_PATTERN's shape; anything else is a ValueError saying so."""
+        if not re.fullmatch(CURSOR_PATTERN, text):
+            raise ValueError(
+                "not a queue cursor: pass the nextCursor of the previous page unchanged"
+            )
+        priority, due, escalated, ticket = text.split("~", 3)
+        return cls(
+            priority,
+            None if due == "-" else _EPOCH + timedelta(microseconds=int(due)),
+            _EPOCH + timedelta(microseconds=int(escalated)),
+            ticket,
+        )
+
+
+@dataclass(frozen=True)
+class QueuePage:
+    rows: list[QueueRow]
+    next: QueueCursor | None  # None on the last page
+
+
+# Rows after the cursor in the queue's order (priority, sla_due_at NULLS LAST, escalated_at,
+# ticket_id): spelt out because a NULL deadline sorts last, which a row comparison cannot say.
+_AFTER = """
+   AND priority >= $3
+   AND (priority > $3
+        OR CASE WHEN $4::timestamptz IS NULL
+                THEN sla_due_at IS NULL AND (escalated_at, ticket_id) > ($5, $6)
+                ELSE sla_due_at > $4 OR sla_due_at IS NULL
+                     OR (sla_due_at = $4 AND (escalated_at, ticket_id) > ($5, $6)) END)
+"""
+
+
 async def open_escalations(
-    pool: asyncpg.Pool, team: str | None = None, teams: Sequence[str] | None = None
+    pool: asyncpg.Pool,
+    team: str | None = None,
+    teams: Sequence[str] | None = None,
+    limit: int = QUEUE_LIMIT,
 ) -> list[QueueRow]:
+    """The first `limit` rows of the queue (queue_page)."""
+    return (await queue_page(pool, team, teams, limit)).rows
+
+
+async def queue_page(
+    pool: asyncpg.Pool,
+    team: str | None = None,
+    teams: Sequence[str] | None = None,
+    limit: int = QUEUE_PAGE,
+    after: QueueCursor | None = None,
+) -> QueuePage:
     """Each ticket's latest episode when it is not resolved, most urgent first: priority, then
     the next SLA deadline; only `team`'s when given, and only those held by one of `teams`
     when given (what the agent may see, web/permissions.py). (An earlier episode that never
     got a resolution, e.g. a run ops terminated, is not on the queue once the ticket has a
-    newer one.)"""
+    newer one.) At most `limit` rows (1..QUEUE_LIMIT), those after `after` when given, and
+    the cursor of the next page when there are more."""
+    limit = max(1, min(limit, QUEUE_LIMIT))
+    args: list[Any] = [team, None if teams is None else list(teams)]
+    if after is not None:
+        args += [after.priority, after.sla_due_at, after.escalated_at, after.ticket_id]
     records = await pool.fetch(
         f"""
         SELECT {_ROW_COLUMNS}
@@ -107,13 +195,15 @@ async def open_escalations(
            AND NOT EXISTS (SELECT 1 FROM support_assignments AS later
                             WHERE later.ticket_id = sa.ticket_id
                               AND later.escalated_at > sa.escalated_at)
+           {_AFTER if after is not None else ""}
          ORDER BY priority, sla_due_at NULLS LAST, escalated_at, ticket_id
-         LIMIT {QUEUE_LIMIT}
+         LIMIT {limit + 1}
         """,
-        team,
-        None if teams is None else list(teams),
+        *args,
     )
-    return [_queue_row(record) for record in records]
+    rows = [_queue_row(record) for record in records[:limit]]
+    more = len(records) > limit
+    return QueuePage(rows, QueueCursor.after(rows[-1]) if more else None)
 
 
 async def assignment(

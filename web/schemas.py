@@ -186,6 +186,8 @@ class QueueResponse(Model):
     team: str | None
     generated_at: datetime
     items: list[QueueItem]
+    # Pass as `after` for the next page; null on the last page.
+    next_cursor: str | None = None
 
 
 # --- learned patterns (web/knowledge.py) ---------------------------------------------------

@@ -107,6 +107,7 @@
     const body = table.tBodies[0];
     const status = document.getElementById("queue-status");
     const team = table.dataset.team;
+    if (table.dataset.paged) return; // a later page stays as served: polling redraws the first
     let known = new Set([...body.querySelectorAll("tr[data-ticket-id]")].map((r) => r.dataset.ticketId));
 
     async function refresh() {
@@ -140,7 +141,8 @@
       known = new Set(data.items.map((item) => item.ticketId));
       tick();
       const count = data.items.length;
-      let text = `${count} open escalation${count === 1 ? "" : "s"}, most urgent first.`;
+      const where = data.nextCursor ? " on the first page" : "";
+      let text = `${count} open escalation${count === 1 ? "" : "s"}${where}, most urgent first.`;
       if (arrived.length) {
         text += ` New: ${arrived.map((i) => `${i.ticketId} (${i.priority})`).join(", ")}.`;
       }
