@@ -82,7 +82,7 @@ def worker_code_reached(start: Path, root: Path = ROOT) -> list[str]:
     return chains
 
 
-OUTER_LAYER = [*sorted((ROOT / "web").glob("*.py")), *sorted((ROOT / "cli").glob("*.py"))]
+OUTER_LAYER = [*sorted((ROOT / "web").rglob("*.py")), *sorted((ROOT / "cli").glob("*.py"))]
 OUTER_LAYER.append(ROOT / "starter.py")
 
 

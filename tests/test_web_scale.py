@@ -479,7 +479,9 @@ async def test_a_report_past_its_statement_timeout_is_a_503_page(
         " $5::timestamptz, $6::timestamptz",
     )
     monkeypatch.setattr(web.metrics, "REPORT_STATEMENT_TIMEOUT", timedelta(milliseconds=50))
-    monkeypatch.setattr("web.pages.REPORT_STATEMENT_TIMEOUT", timedelta(milliseconds=50))
+    monkeypatch.setattr(
+        "web.routes.metrics_page.REPORT_STATEMENT_TIMEOUT", timedelta(milliseconds=50)
+    )
     async with asgi_client(create_app(setup.config)) as http:
         await login(http, setup, "root")
         answer = await http.get("/reports/metrics", params={"since": "30d"})

@@ -21,7 +21,7 @@ from escalation.messages import workflow_id_for
 from localstack.postgres import EmbeddedPostgres
 from tests.conftest import eventually
 from tests.web_support import LiveServer, live_server, new_ticket_id, signed_headers, ticket_body
-from web import auth, guards
+from web import auth, deps
 
 
 @pytest.fixture
@@ -167,7 +167,7 @@ async def test_a_retry_after_the_answer_was_lost_applies_a_reply_and_a_csat_scor
             raise ConnectionError("the database went away")
         return await keep(db, webhook_id, *args)
 
-    monkeypatch.setattr(guards, "keep_answer", flaky_keep)
+    monkeypatch.setattr(deps, "keep_answer", flaky_keep)
     deliveries = [
         (f"/api/tickets/{ticket_id}/replies", reply_body(ticket_id), 202),
         (

@@ -8,48 +8,61 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hmac
 import logging
 import os
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import NoReturn
 from urllib.parse import quote
 
 import asyncpg
-from fastapi import Depends, FastAPI, Request
+from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
-from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from connections import MISCONFIGURED
 from web import permissions, temporal_ops
-from web.api import agents, webhooks
 from web.auth import forget_deliveries
-from web.guards import LoginRequired
-from web.knowledge_pages import router as knowledge_pages
+from web.deps import LoginRequired
 from web.limits import BodyLimit, BodyLimits
-from web.pages import not_yours
-from web.pages import router as pages
-from web.prometheus import render_metrics
-from web.readiness import readiness
-from web.schemas import Health, Readiness
-from web.services import Services, WebConfig, connect_pool, connect_temporal, services
+from web.routes import (
+    agent_api,
+    intake,
+    knowledge_api,
+    knowledge_page,
+    metrics_page,
+    ops,
+    queue_page,
+    sign_in,
+    ticket_page,
+)
+from web.routes.html import not_yours
+from web.routes.openapi import RETRY_AFTER
+from web.services import Services, WebConfig, connect_pool, connect_temporal
 from web.sessions import revoke_rotated
 
 __all__ = ["WebConfig", "app", "create_app"]
 
 log = logging.getLogger("web")
+# Every route, by module (web/routes/): the JSON API, then the pages, then ops.
+ROUTERS = (
+    intake.webhooks,
+    agent_api.agents,
+    knowledge_api.knowledge,
+    sign_in.router,
+    queue_page.router,
+    ticket_page.router,
+    metrics_page.router,
+    knowledge_page.router,
+    ops.router,
+)
 STATIC = Path(__file__).resolve().parent / "static"
 # Deliveries older than any retry of them (web/auth.py): drop them now and then.
 DELIVERY_CLEANUP_SECONDS = 600.0
 
-# Outages answer 503 with this: a sender or a browser tries again shortly.
-RETRY_AFTER_SECONDS = 5
-RETRY_AFTER = {"retry-after": str(RETRY_AFTER_SECONDS)}
 # What a request can meet when PostgreSQL is down, overloaded or slow: a pooled connection
 # not given within the acquire timeout (TimeoutError), a statement over statement_timeout
 # (QueryCanceledError), a server refusing connections or restarting.
@@ -121,27 +134,6 @@ async def _forget_old_deliveries(pool: asyncpg.Pool, config: WebConfig) -> None:
             await config.sign_in_throttle.forget_old(pool)
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
             log.warning("could not drop old webhook ids, sessions or sign-in failures: %s", error)
-
-
-def metrics_refusal(config: WebConfig, authorization: str) -> Response | None:
-    """None when the scrape may read the figures, else the answer: 401 for a missing or wrong
-    token, 403 when no token is configured and nobody opted out."""
-    if config.metrics_public:
-        return None
-    if config.metrics_token is None:
-        return JSONResponse(
-            {"detail": "/metrics needs ESCALATION_METRICS_TOKEN (or ESCALATION_METRICS_PUBLIC=1)"},
-            status_code=403,
-        )
-    scheme, _, token = authorization.partition(" ")
-    given = token.strip().encode() if scheme.lower() == "bearer" else b""
-    if not hmac.compare_digest(given, config.metrics_token.encode()):
-        return JSONResponse(
-            {"detail": "a scrape token is required"},
-            status_code=401,
-            headers={"www-authenticate": 'Bearer realm="metrics"'},
-        )
-    return None
 
 
 def _stop_misconfigured(error: Exception) -> NoReturn:
@@ -232,42 +224,9 @@ def create_app(config: WebConfig | None = None) -> FastAPI:
     # Before any route (and inside SecurityHeaders, so a 413 carries the same headers).
     app.add_middleware(BodyLimit, limits=body_limits)
     app.add_middleware(SecurityHeaders)
-    app.include_router(webhooks)
-    app.include_router(agents)
-    app.include_router(pages)
-    app.include_router(knowledge_pages)
+    for router in ROUTERS:
+        app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-
-    @app.get("/healthz", response_model=Health, tags=["ops"], summary="Liveness")
-    async def healthz() -> Health:
-        return Health(ok=True)
-
-    @app.get(
-        "/readyz",
-        response_model=Readiness,
-        tags=["ops"],
-        summary="Readiness: PostgreSQL and Temporal answer (503 with Retry-After if not)",
-        responses={503: {"model": Readiness, "description": "A dependency is down"}},
-    )
-    async def readyz(found: Annotated[Services, Depends(services)]) -> JSONResponse:
-        answer = await readiness(
-            found.pool, found.temporal, found.config.database.readiness_timeout
-        )
-        return JSONResponse(
-            answer.model_dump(mode="json", by_alias=True),
-            status_code=200 if answer.ready else 503,
-            headers=None if answer.ready else RETRY_AFTER,
-        )
-
-    @app.get("/metrics", include_in_schema=False)
-    async def prometheus_metrics(
-        request: Request, found: Annotated[Services, Depends(services)]
-    ) -> Response:
-        """Prometheus text format (scraped by ops, not part of the API): `Authorization:
-        Bearer <ESCALATION_METRICS_TOKEN>`, unless ESCALATION_METRICS_PUBLIC opts out."""
-        if refused := metrics_refusal(found.config, request.headers.get("authorization", "")):
-            return refused
-        return Response(await render_metrics(found.pool), media_type=CONTENT_TYPE_LATEST)
 
     @app.exception_handler(temporal_ops.TicketError)
     async def ticket_error(request: Request, error: temporal_ops.TicketError) -> JSONResponse:

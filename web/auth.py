@@ -6,7 +6,7 @@ scheme: HMAC-SHA256 over "{webhook-id}.{webhook-timestamp}.{raw body}", sent as
 rotated without downtime; timestamps outside a 5-minute window are refused so a captured
 request cannot be replayed later. A delivery's first answer is kept in PostgreSQL with its id:
 the sender's retry (same webhook id) gets that answer again, and the effects are idempotent on
-the id as well (web/guards.py).
+the id as well (web/deps.py).
 
 Agents present `Authorization: Bearer <token>`; the repository and the config only ever hold
 SHA-256 hashes of the tokens, so a leaked config file grants nothing.

@@ -1,5 +1,5 @@
-"""Who may see and act on which escalation: the one place the dashboard's pages (web/pages.py)
-and the agents' API (web/api.py) ask.
+"""Who may see and act on which escalation: the one place the dashboard's pages and the
+agents' API (web/routes/) ask.
 
 An escalation belongs to the team holding it now (triage's team, or the one it was reassigned
 to). An `agent` sees and acts on their team's, a `manager` on those of their teams, an `admin`

@@ -168,11 +168,3 @@ async def connect_temporal(endpoints: Endpoints) -> Client:
     return await connections.connect_temporal(
         endpoints.temporal_address, endpoints.namespace, lazy=True
     )
-
-
-def services(request: Request) -> Services:
-    """The app's connections (a FastAPI dependency)."""
-    found: Services | None = getattr(request.app.state, "services", None)
-    if found is None:
-        raise RuntimeError("the web app's lifespan has not run: no connections")
-    return found

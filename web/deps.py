@@ -1,4 +1,6 @@
-"""FastAPI glue around web/auth.py and web/sessions.py: who may call what.
+"""The web app's one dependencies module: every route reaches the app's connections
+(`ServicesDep`) and the caller (`ApiAgent`, `PageAgent`, the webhook guard) through it. FastAPI
+glue around web/auth.py and web/sessions.py: who may call what.
 
 - Helpdesk webhooks: `SignedWebhookRoute` checks the Standard-Webhooks signature on the raw
   bytes BEFORE FastAPI parses or validates anything (an unsigned request learns nothing about
@@ -26,7 +28,7 @@ from fastapi.routing import APIRoute
 from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
 
 from web.auth import Agent, FirstAnswer, WebhookAuthError, first_answer, keep_answer
-from web.services import Services, origin_of, services
+from web.services import Services, origin_of
 from web.sessions import SESSION_COOKIE, session_agent
 
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -214,3 +216,18 @@ def safe_next(value: str | None) -> str:
     if not value or not value.startswith("/") or value.startswith("//") or "\\" in value:
         return "/"
     return value
+
+
+def services(request: Request) -> Services:
+    """The app's connections (a FastAPI dependency)."""
+    found: Services | None = getattr(request.app.state, "services", None)
+    if found is None:
+        raise RuntimeError("the web app's lifespan has not run: no connections")
+    return found
+
+
+# The dependencies as route parameters: the app's connections, and the agent acting (a bearer
+# token or a session for the JSON API; a session for the pages, else the sign-in page).
+ServicesDep = Annotated[Services, Depends(services)]
+ApiAgent = Annotated[Agent, Depends(api_agent)]
+PageAgent = Annotated[Agent, Depends(page_agent)]

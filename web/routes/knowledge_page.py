@@ -1,5 +1,6 @@
-"""The dashboard's knowledge page (seed De-escalation 4–5): what the service learned from quick
-resolutions, and the button that lets triage use it. A draft changes nothing until approved."""
+"""The dashboard's knowledge page (seed De-escalation 4–5): what the service learned from
+quick resolutions, and the buttons that let triage use it. A draft changes nothing until
+approved."""
 
 from __future__ import annotations
 
@@ -9,7 +10,11 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from web import permissions
-from web.guards import same_origin
+from web.deps import (
+    PageAgent,
+    ServicesDep,
+    same_origin,
+)
 from web.knowledge import (
     MAX_TEXT_CHARS,
     PatternError,
@@ -18,8 +23,10 @@ from web.knowledge import (
     list_patterns,
     revoke_pattern,
 )
-from web.pages import AgentDep, ServicesDep, forbidden, page
-from web.rendering import render_markdown
+from web.rendering import (
+    render_markdown,
+)
+from web.routes.html import forbidden, page
 
 router = APIRouter(include_in_schema=False)
 DECISIONS = {"approve": "approved", "reject": "rejected", "revoke": "draft"}
@@ -32,7 +39,7 @@ NOTICES = {
 @router.get("/knowledge", response_class=HTMLResponse)
 async def knowledge_page(
     request: Request,
-    agent: AgentDep,
+    agent: PageAgent,
     found: ServicesDep,
     decided: Annotated[int | None, Query(ge=1, le=2**62)] = None,
 ) -> HTMLResponse:
@@ -42,7 +49,7 @@ async def knowledge_page(
 
 async def _render(
     request: Request,
-    agent: AgentDep,
+    agent: PageAgent,
     found: ServicesDep,
     *,
     decided: int | None = None,
@@ -88,7 +95,7 @@ def _body(article: str | None) -> str | None:
 async def edit_knowledge(
     request: Request,
     pattern_id: int,
-    agent: AgentDep,
+    agent: PageAgent,
     found: ServicesDep,
     title: Annotated[str | None, Form(max_length=300)] = None,
     article_markdown: Annotated[str | None, Form(max_length=MAX_TEXT_CHARS)] = None,
@@ -122,7 +129,7 @@ async def decide_knowledge(
     request: Request,
     pattern_id: int,
     decision: str,
-    agent: AgentDep,
+    agent: PageAgent,
     found: ServicesDep,
     reviewed_sha256: Annotated[str | None, Form(max_length=64)] = None,
     reason: Annotated[str | None, Form(max_length=300)] = None,
