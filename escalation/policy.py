@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import difflib
 import functools
+import hashlib
 import re
 import tomllib
 from collections.abc import Sequence
@@ -446,15 +447,31 @@ class Policy(_Strict):
 
     @property
     def compiled(self) -> CompiledPolicy:
-        """Patterns and indexes, built and cross-checked once (raises PolicyError)."""
+        """Patterns and indexes, built and cross-checked once (raises PolicyError), and shared
+        by every policy of the same content in this process (see `_COMPILED`)."""
         private = self.__pydantic_private__  # plain dict: hot path, skip pydantic's __getattr__
         compiled = private.get("_compiled") if private else None
         if compiled is None:
             from escalation.matching import _compile
 
-            compiled = _compile(self)
+            key = hashlib.sha256(self.model_dump_json().encode()).digest()
+            compiled = _COMPILED.get(key)
+            if compiled is None:
+                compiled = _compile(self)
+                _COMPILED[key] = compiled
+                while len(_COMPILED) > _COMPILED_KEPT:
+                    _COMPILED.pop(next(iter(_COMPILED)))
             self._compiled = compiled
         return compiled
+
+
+# Compiling a policy's patterns takes seconds (thousands of phrases in seven languages), and a
+# process loads the same file again and again: the worker on every policy change check, the
+# web app, each test. The compiled form depends on the policy's content only (a validated
+# model, dumped to JSON in milliseconds), so equal policies share it; it is never mutated but
+# for the readers of languages it builds when first needed, which are the same for all.
+_COMPILED: dict[bytes, CompiledPolicy] = {}
+_COMPILED_KEPT = 16
 
 
 def normalise_category(category: str) -> str:
