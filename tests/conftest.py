@@ -183,3 +183,14 @@ def load_example(name: str = "T-12345.json", **ticket: object) -> TicketPayload:
     data = payload.to_json_dict()
     data["ticket"].update(ticket)
     return parse_payload(data)
+
+
+@pytest.fixture
+async def patterns(pool: asyncpg.Pool) -> AsyncIterator[Any]:
+    """Learned patterns a test inserts (tests/test_knowledge_web.py `Patterns`), deleted after
+    it: the knowledge, permission and review tests share it."""
+    from tests.test_knowledge_web import Patterns
+
+    made = Patterns(pool)
+    yield made
+    await made.remove()

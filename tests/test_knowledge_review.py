@@ -29,13 +29,6 @@ from web.knowledge import reviewed_text
 
 
 @pytest.fixture
-async def patterns(pool: asyncpg.Pool) -> AsyncIterator[Patterns]:
-    made = Patterns(pool)
-    yield made
-    await made.remove()
-
-
-@pytest.fixture
 def setup(
     client: Client, postgres: EmbeddedPostgres, pool: asyncpg.Pool, tmp_path: Path
 ) -> WebSetup:

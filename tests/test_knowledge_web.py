@@ -16,7 +16,6 @@ from __future__ import annotations
 import os
 import shutil
 import uuid
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -165,13 +164,6 @@ async def remove_patterns(pool: asyncpg.Pool, ids: list[int]) -> None:
         ids,
     )
     await pool.execute("DELETE FROM kb_patterns WHERE id = ANY($1::bigint[])", ids)
-
-
-@pytest.fixture
-async def patterns(pool: asyncpg.Pool) -> AsyncIterator[Patterns]:
-    made = Patterns(pool)
-    yield made
-    await made.remove()
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@ place (web/permissions.py) for the dashboard's pages and the agents' API alike."
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import asyncpg
@@ -205,13 +204,6 @@ def test_who_sees_which_learned_pattern() -> None:
     # No resolution recorded: nobody knows whose it is, admins only.
     assert not may_see_pattern(ana, []) and may_see_pattern(root, [])
     assert all(may_see_pattern(root, [team]) for team in ("legal", "billing"))
-
-
-@pytest.fixture
-async def patterns(pool: asyncpg.Pool) -> AsyncIterator[Patterns]:
-    made = Patterns(pool)
-    yield made
-    await made.remove()
 
 
 @pytest.fixture
