@@ -34,7 +34,7 @@ from tests.test_escalation_workflow import (
     wait_for_state,
 )
 from tests.test_web_api import escalated, post_signed, post_ticket
-from tests.web_support import WebSetup, new_ticket_id, web_setup
+from tests.web_support import WebSetup, assignment_on_record, new_ticket_id, web_setup
 from web.metrics import CsatAfterEscalation, compute_metrics
 
 
@@ -181,16 +181,7 @@ async def test_csat_for_a_resolved_ticket_whose_run_is_gone_is_still_recorded(
     http: httpx.AsyncClient, client: Client, pool: asyncpg.Pool
 ) -> None:
     # History retention deletes closed runs; the resolution on record still takes the answer.
-    ticket_id = new_ticket_id("GONE")
-    await pool.execute(
-        """
-        INSERT INTO support_assignments (ticket_id, episode_id, assigned_to_team, priority,
-            escalated_at, escalation_reason, expected_response_time, workflow_id, state)
-        VALUES ($1, 'episode-' || $1, 'billing', 'P2', now() - interval '40 days',
-                'Refund request', interval '4 hours', 'escalation-' || $1, 'resolved')
-        """,
-        ticket_id,
-    )
+    ticket_id = await assignment_on_record(pool, new_ticket_id("GONE"))
     await pool.execute(
         """
         INSERT INTO resolutions (ticket_id, episode_id, team, priority, resolved_by,

@@ -34,6 +34,7 @@ from tests.conftest import ROOT
 from tests.web_support import (
     ORIGIN,
     LiveServer,
+    assignment_on_record,
     new_ticket_id,
     signed_headers,
     ticket_body,
@@ -358,25 +359,10 @@ def test_limits_are_configurable() -> None:
 # --------------------------------------------------------------------------- the pool
 
 
-async def resolved_on_record(pool: asyncpg.Pool) -> str:
-    """A ticket resolved long ago (Temporal keeps no run): its CSAT goes to the database."""
-    ticket_id = new_ticket_id("CSAT")
-    await pool.execute(
-        """
-        INSERT INTO support_assignments (ticket_id, episode_id, assigned_to_team, priority,
-            escalated_at, escalation_reason, expected_response_time, workflow_id, state)
-        VALUES ($1, 'episode-' || $1, 'billing', 'P2', now() - interval '40 days',
-                'Refund request', interval '4 hours', 'escalation-' || $1, 'resolved')
-        """,
-        ticket_id,
-    )
-    return ticket_id
-
-
 async def test_twenty_concurrent_csat_deliveries_do_not_deadlock_the_pool(
     server: LiveServer, pool: asyncpg.Pool
 ) -> None:
-    ticket_id = await resolved_on_record(pool)
+    ticket_id = await assignment_on_record(pool, new_ticket_id("CSAT"))
     path = f"/api/tickets/{ticket_id}/satisfaction"
     limits = httpx.Limits(max_connections=50)
     async with httpx.AsyncClient(base_url=server.url, timeout=30, limits=limits) as http:
@@ -413,7 +399,7 @@ async def test_a_csat_delivery_needs_one_connection(
     """With a pool of one, a CSAT delivery for a resolved ticket still answers 200: it needs
     no second connection (the old code waited for one for good, here the 2 s acquire timeout
     would answer 503)."""
-    ticket_id = await resolved_on_record(pool)
+    ticket_id = await assignment_on_record(pool, new_ticket_id("CSAT"))
     setup = web_setup(client, postgres.url, "no-worker", tmp_path)
     for live in _serve(setup, database=DatabaseLimits(acquire_timeout=2, pool_size=1)):
         async with httpx.AsyncClient(base_url=live.url, timeout=10) as http:

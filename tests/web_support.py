@@ -122,6 +122,21 @@ async def p0_ticket_body(pool: asyncpg.Pool, ticket_id: str) -> bytes:
     return json.dumps(data).encode()
 
 
+async def assignment_on_record(pool: asyncpg.Pool, ticket_id: str) -> str:
+    """A billing P2 ticket resolved 40 days ago, as its assignment row records it (Temporal
+    keeps no run for it): CSAT answers for it go to the database."""
+    await pool.execute(
+        """
+        INSERT INTO support_assignments (ticket_id, episode_id, assigned_to_team, priority,
+            escalated_at, escalation_reason, expected_response_time, workflow_id, state)
+        VALUES ($1, 'episode-' || $1, 'billing', 'P2', now() - interval '40 days',
+                'Refund request', interval '4 hours', 'escalation-' || $1, 'resolved')
+        """,
+        ticket_id,
+    )
+    return ticket_id
+
+
 async def delete_run(client: Client, ticket_id: str, run_id: str, within: float = 90) -> None:
     """Delete a closed run as retention or `temporal workflow delete` does, and wait until
     Temporal no longer describes it. The server deletes in the background (a task of its own
